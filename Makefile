@@ -1,0 +1,60 @@
+# Two commands for a fresh machine:
+#   make run    set up, create the demo database, serve on http://127.0.0.1:8080
+#   make test   set up, lint, type-check and run the whole test suite
+# Everything installs into .venv inside the repository.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+DEMO_CLIENT_PORT ?= 8081
+DEMO_CONFIG := config/demo.toml
+
+.PHONY: install translations run demo-db test lint format pytest clean catalog
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+install: $(BIN)/.installed translations
+
+translations: $(BIN)/.installed
+	$(BIN)/pybabel compile -d cas_server/translations
+
+# Extract strings from code and templates and update both catalogs.
+catalog: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o cas_server/translations/messages.pot .
+	$(BIN)/pybabel update -q -N -i cas_server/translations/messages.pot -d cas_server/translations
+
+demo-db: install
+	CAS_SERVER_CONFIG=$(DEMO_CONFIG) $(BIN)/cas-server db init
+	CAS_SERVER_CONFIG=$(DEMO_CONFIG) $(BIN)/cas-server demo
+
+run: demo-db
+	@echo "CAS server:  http://127.0.0.1:$(PORT)/login"
+	@echo "Demo services: http://127.0.0.1:$(DEMO_CLIENT_PORT)/ent/  and  http://127.0.0.1:$(DEMO_CLIENT_PORT)/moodle/"
+	@echo "Demo accounts: etudiant / Etudiant-2026!   enseignant / Enseignant-2026!   parent / Parent-2026!!   admin / Admin-Demo-2026!"
+	@trap 'kill 0' INT TERM EXIT; \
+	CAS_URL=http://127.0.0.1:$(PORT) $(BIN)/python scripts/demo_client.py --port $(DEMO_CLIENT_PORT) & \
+	CAS_SERVER_CONFIG=$(DEMO_CONFIG) GUNICORN_BIND=127.0.0.1:$(PORT) GUNICORN_WORKERS=2 \
+	  $(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+pytest: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""A CAS single sign-on server with a self-service account module.
+
+:func:`create_app` is the only place that wires the layers together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+__version__ = "0.1.0"
+
+
+def create_app(
+    config_path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Flask:
+    """Build the server: configuration, stores, user sources, protocol core, blueprints."""
+    from .audit import AuditTrail
+    from .auth.local import LocalUserSource
+    from .config import load_settings
+    from .container import Container
+    from .outgoing import HttpClient, SingleLogoutNotifier
+    from .protocol.login import LoginService
+    from .protocol.ports import SystemClock
+    from .protocol.validation import TicketValidator
+    from .service_definitions import load_registry
+    from .storage.sql.accounts import SqlAccountRepository
+    from .storage.sql.db import make_engine
+    from .storage.sql.tickets import SqlTicketRegistry
+    from .web import cas, i18n, security, theming, validate
+    from .web.theming import Themes
+
+    settings = load_settings(config_path, environ, overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        DEBUG=settings.mode == "debug",
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SESSION_COOKIE_NAME="cas_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=(
+            settings.public_url.startswith("https://")
+            if settings.cookie_secure is None
+            else settings.cookie_secure
+        ),
+        WTF_CSRF_TIME_LIMIT=3600,
+        WTF_CSRF_SSL_STRICT=False,  # the Referer is never sent (Referrer-Policy: no-referrer)
+        BABEL_DEFAULT_LOCALE=settings.default_language,
+        BABEL_TRANSLATION_DIRECTORIES=os.path.join(os.path.dirname(__file__), "translations"),
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
+
+    engine = make_engine(
+        settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
+    )
+    clock = SystemClock()
+    registry = load_registry(settings.service_paths)
+    tickets = SqlTicketRegistry(engine)
+    accounts = SqlAccountRepository(engine)
+    http = HttpClient(settings.ca_bundle, settings.connect_timeout, settings.read_timeout)
+    themes = Themes(settings.themes_dir, settings.default_theme)
+    app.extensions["cas"] = Container(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        services=registry,
+        tickets=tickets,
+        accounts=accounts,
+        user_source=LocalUserSource(accounts, settings.bcrypt_cost),
+        login=LoginService(registry, tickets, clock, settings.lifetimes),
+        validator=TicketValidator(
+            registry, tickets, clock, settings.lifetimes, http.proxy_callback
+        ),
+        http=http,
+        single_logout=SingleLogoutNotifier(http, settings.single_logout_workers),
+        audit=AuditTrail(engine),
+        themes=themes,
+    )
+
+    theming.init_app(app, themes)
+    i18n.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(cas.bp)
+    app.register_blueprint(validate.bp)
+
+    @app.get("/")
+    def index() -> Any:
+        from flask import redirect, url_for
+
+        return redirect(url_for("cas.login"))
+
+    from .cli import register
+
+    register(app)
+    return app

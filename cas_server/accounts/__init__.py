@@ -1,0 +1,1 @@
+"""Account rules (Sésame): pure Python, no framework and no database."""

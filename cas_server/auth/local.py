@@ -1,0 +1,37 @@
+"""The local database as a user source (bcrypt hashes)."""
+
+from __future__ import annotations
+
+from ..accounts.model import MAX_LOGIN_LENGTH, Status
+from ..accounts.ports import AccountRepository
+from . import AuthResult, Failure, Rejected, Success
+from .hashing import MAX_PASSWORD_CHARS, dummy_hash, verify_password
+
+
+class LocalUserSource:
+    name = "local"
+
+    def __init__(self, accounts: AccountRepository, bcrypt_cost: int) -> None:
+        self.accounts = accounts
+        # Computed once per process, not per request.
+        self._dummy = dummy_hash(bcrypt_cost)
+
+    def authenticate(self, login: str, password: str) -> AuthResult:
+        """Check a password; an unknown login costs one bcrypt check like a wrong password."""
+        if not login or len(login) > MAX_LOGIN_LENGTH or len(password) > MAX_PASSWORD_CHARS:
+            verify_password(password[:MAX_PASSWORD_CHARS], self._dummy)
+            return Rejected(Failure.INVALID_CREDENTIALS)
+        account = self.accounts.find_by_login(login)
+        stored = account.password_hash if account is not None else None
+        if account is None or not stored:
+            verify_password(password, self._dummy)
+            return Rejected(Failure.INVALID_CREDENTIALS)
+        if not verify_password(password, stored):
+            return Rejected(Failure.INVALID_CREDENTIALS)
+        if account.status is Status.LOCKED:
+            return Rejected(Failure.LOCKED, account)
+        if account.status is Status.DISABLED:
+            return Rejected(Failure.DISABLED, account)
+        if account.status is Status.NOT_ACTIVATED:
+            return Rejected(Failure.NOT_ACTIVATED, account)
+        return Success(account, must_change_password=account.must_change_password)

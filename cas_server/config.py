@@ -1,0 +1,250 @@
+"""Configuration: defaults, then the deployment's TOML, then CAS_* variables, then overrides.
+
+Read in ``create_app`` only, never at import. Every value is checked once
+here, and a bad one stops the start with the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from .protocol.tickets import TicketLifetimes
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FILE = ROOT / "config" / "default.toml"
+DEFAULT_SECRET = "insecure-default-change-me"  # noqa: S105 - the value we refuse
+MODES = ("production", "demo", "debug", "test")
+ENV_ALIASES = {"CAS_SECRET_KEY": ("server", "secret_key"), "CAS_DATABASE_URL": ("database", "url")}
+# Keys whose relative values are paths, resolved against the file that set them.
+PATH_KEYS = {("server", "themes_dir"), ("services", "paths"), ("http", "ca_bundle")}
+
+
+class ConfigError(ValueError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"configuration key {key}: {message}")
+        self.key = key
+
+
+def _resolve(section: str, key: str, value: Any, base: Path) -> Any:
+    if (section, key) in PATH_KEYS:
+        if isinstance(value, list):
+            return [str((base / v).resolve()) if isinstance(v, str) else v for v in value]
+        if isinstance(value, str) and value:
+            return str((base / value).resolve())
+    if (section, key) == ("database", "url") and isinstance(value, str):
+        return _resolve_sqlite(value, base)
+    return value
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """``sqlite:///relative.db`` is made relative to the config file, not to the cwd."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return url
+    db = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and db
+        and db != ":memory:"
+        and not Path(db).is_absolute()
+    ):
+        return parsed.set(database=str((base / db).resolve())).render_as_string(hide_password=False)
+    return url
+
+
+def _merge_file(data: dict[str, dict[str, Any]], path: Path) -> None:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError("CAS_SERVER_CONFIG", f"no such file {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
+    for section, values in raw.items():
+        if not isinstance(values, dict):
+            raise ConfigError(section, f"in {path}: expected a [{section}] table")
+        target = data.setdefault(section, {})
+        for key, value in values.items():
+            target[key] = _resolve(section, key, value, path.parent)
+
+
+def _env_value(raw: str, current: Any, key: str) -> Any:
+    if isinstance(current, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(key, f"expected true or false, got {raw!r}")
+    if isinstance(current, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(key, f"expected an integer, got {raw!r}") from exc
+    if isinstance(current, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(key, f"expected a number, got {raw!r}") from exc
+    if isinstance(current, list):
+        return [v.strip() for v in raw.split(",") if v.strip()]
+    return raw
+
+
+def load_raw(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    environ = os.environ if environ is None else environ
+    data: dict[str, dict[str, Any]] = {}
+    _merge_file(data, DEFAULT_FILE)
+    path = path or environ.get("CAS_SERVER_CONFIG")
+    if path:
+        _merge_file(data, Path(path).resolve())
+    cwd = Path.cwd()
+    for name, raw in environ.items():
+        if name in ENV_ALIASES:
+            section, key = ENV_ALIASES[name]
+        elif name.startswith("CAS_") and "__" in name:
+            section, _, key = name[4:].lower().partition("__")
+        else:
+            continue
+        if section not in data or key not in data[section]:
+            raise ConfigError(name, "no such configuration key")
+        value = _env_value(raw, data[section][key], name)
+        data[section][key] = _resolve(section, key, value, cwd)
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update(values)
+    return data
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str
+    secret_key: str
+    public_url: str
+    institution_name: str
+    trusted_proxies: int
+    default_theme: str
+    themes_dir: Path
+    default_language: str
+    languages: tuple[str, ...]
+    database_url: str
+    database_echo: bool
+    database_pool_size: int
+    lifetimes: TicketLifetimes
+    tgc_name: str
+    cookie_secure: bool | None  # None: follow the request's scheme
+    bcrypt_cost: int
+    ca_bundle: str | None
+    connect_timeout: float
+    read_timeout: float
+    single_logout_workers: int
+    service_paths: tuple[Path, ...]
+    raw: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def testing(self) -> bool:
+        return self.mode == "test"
+
+
+def _get(
+    data: Mapping[str, Mapping[str, Any]], section: str, key: str, kind: type | tuple[type, ...]
+) -> Any:
+    try:
+        value = data[section][key]
+    except KeyError as exc:
+        raise ConfigError(f"{section}.{key}", "missing") from exc
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise ConfigError(f"{section}.{key}", "must not be a boolean")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{section}.{key}", f"must be a {names}, got {value!r}")
+    return value
+
+
+def _positive(data: Mapping[str, Mapping[str, Any]], section: str, key: str) -> float:
+    value = float(_get(data, section, key, (int, float)))
+    if value <= 0:
+        raise ConfigError(f"{section}.{key}", "must be greater than 0")
+    return value
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    data = load_raw(path, environ, overrides)
+    mode = _get(data, "server", "mode", str)
+    if mode not in MODES:
+        raise ConfigError("server.mode", f"one of {', '.join(MODES)}")
+    secret = _get(data, "server", "secret_key", str)
+    if mode == "production" and (secret == DEFAULT_SECRET or len(secret) < 32):
+        raise ConfigError(
+            "server.secret_key",
+            "set a random secret of at least 32 characters (CAS_SECRET_KEY) before running in "
+            'production, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"',
+        )
+    languages = tuple(_get(data, "i18n", "languages", list))
+    default_language = _get(data, "i18n", "default_language", str)
+    if not languages or default_language not in languages:
+        raise ConfigError("i18n.default_language", f"must be one of {languages}")
+    cost = _get(data, "passwords", "bcrypt_cost", int)
+    if not 4 <= cost <= 31:
+        raise ConfigError("passwords.bcrypt_cost", "must be between 4 and 31")
+    if mode == "production" and cost < 10:
+        raise ConfigError("passwords.bcrypt_cost", "must be at least 10 in production")
+    secure = data["cookies"].get("secure", "auto")
+    if secure not in ("auto", True, False):
+        raise ConfigError("cookies.secure", 'must be "auto", true or false')
+    url = _get(data, "database", "url", str)
+    try:
+        make_url(url)
+    except Exception as exc:
+        raise ConfigError("database.url", f"not a database URL: {exc}") from exc
+    public_url = _get(data, "server", "public_url", str).rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        raise ConfigError("server.public_url", "must be an absolute http(s) URL")
+    lifetimes = TicketLifetimes(
+        service_ticket=_positive(data, "tickets", "service_ticket_ttl"),
+        proxy_ticket=_positive(data, "tickets", "proxy_ticket_ttl"),
+        proxy_granting_ticket=_positive(data, "tickets", "proxy_granting_ticket_ttl"),
+        tgt_idle=_positive(data, "tickets", "tgt_idle_timeout"),
+        tgt_hard=_positive(data, "tickets", "tgt_hard_timeout"),
+        tgt_long_term=_positive(data, "tickets", "tgt_long_term_timeout"),
+    )
+    ca_bundle = _get(data, "http", "ca_bundle", str) or None
+    if ca_bundle and not Path(ca_bundle).is_file():
+        raise ConfigError("http.ca_bundle", f"no such file {ca_bundle}")
+    return Settings(
+        mode=mode,
+        secret_key=secret,
+        public_url=public_url,
+        institution_name=_get(data, "server", "institution_name", str),
+        trusted_proxies=_get(data, "server", "trusted_proxies", int),
+        default_theme=_get(data, "server", "default_theme", str),
+        themes_dir=Path(_get(data, "server", "themes_dir", str)),
+        default_language=default_language,
+        languages=languages,
+        database_url=url,
+        database_echo=_get(data, "database", "echo", bool),
+        database_pool_size=_get(data, "database", "pool_size", int),
+        lifetimes=lifetimes,
+        tgc_name=_get(data, "cookies", "tgc_name", str),
+        cookie_secure=None if secure == "auto" else bool(secure),
+        bcrypt_cost=cost,
+        ca_bundle=ca_bundle,
+        connect_timeout=_positive(data, "http", "connect_timeout"),
+        read_timeout=_positive(data, "http", "read_timeout"),
+        single_logout_workers=int(_positive(data, "http", "single_logout_workers")),
+        service_paths=tuple(Path(p) for p in _get(data, "services", "paths", list)),
+        raw=data,
+    )

@@ -1,0 +1,93 @@
+"""Outgoing HTTP: proxy callbacks (2.5.4) and back-channel single logout.
+
+Both verify TLS against ``[http] ca_bundle`` (or the system trust store)
+and use short connect/read timeouts: a slow service must never hold a
+validation or a logout for long.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import requests
+
+from .protocol.slo import logout_form_body, logout_request
+from .protocol.tickets import SingleLogoutTarget
+
+log = logging.getLogger(__name__)
+
+
+class HttpClient:
+    def __init__(self, ca_bundle: str | None, connect_timeout: float, read_timeout: float) -> None:
+        self.verify: str | bool = ca_bundle or True
+        self.timeout = (connect_timeout, read_timeout)
+        # One session per thread: requests.Session is not thread-safe.
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # no proxy or netrc from the environment
+            session.max_redirects = 3
+            self._local.session = session
+        return session
+
+    def proxy_callback(self, pgt_url: str, pgt_iou: str, pgt_id: str) -> bool:
+        """GET pgtUrl?pgtIou=…&pgtId=…; True only on HTTP 200 over trusted HTTPS."""
+        try:
+            response = self._session().get(
+                pgt_url,
+                params={"pgtIou": pgt_iou, "pgtId": pgt_id},
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=True,
+            )
+        except requests.RequestException as exc:
+            log.warning("proxy callback to %s failed: %s", pgt_url, exc.__class__.__name__)
+            return False
+        # Redirects may be followed, but never off HTTPS.
+        if any(not r.url.lower().startswith("https://") for r in (*response.history, response)):
+            log.warning("proxy callback to %s redirected away from HTTPS", pgt_url)
+            return False
+        if response.status_code != 200:
+            log.warning("proxy callback to %s answered %s", pgt_url, response.status_code)
+            return False
+        return True
+
+    def post_logout(self, target: SingleLogoutTarget, principal_id: str, now: float) -> bool:
+        message = logout_request(session_index=target.ticket_id, name_id=principal_id, now=now)
+        try:
+            response = self._session().post(
+                target.logout_url,
+                data=logout_form_body(message),
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            log.warning("single logout to %s failed: %s", target.logout_url, exc.__class__.__name__)
+            return False
+        if response.status_code >= 400:
+            log.warning("single logout to %s answered %s", target.logout_url, response.status_code)
+            return False
+        return True
+
+
+class SingleLogoutNotifier:
+    """Sends back-channel logout requests in the background: the user never waits."""
+
+    def __init__(self, client: HttpClient, workers: int) -> None:
+        self.client = client
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slo")
+
+    def notify(
+        self, targets: Iterable[SingleLogoutTarget], principal_id: str, now: float
+    ) -> list[Future[bool]]:
+        return [
+            self.executor.submit(self.client.post_logout, target, principal_id, now)
+            for target in targets
+        ]

@@ -1,0 +1,91 @@
+"""Ports the protocol needs from the outside world; adapters implement them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from .tickets import (
+    ProxyGrantingTicket,
+    ServiceTicket,
+    SingleLogoutTarget,
+    TicketGrantingTicket,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+class TicketRegistry(Protocol):
+    """Where tickets live (Apereo CAS's TicketRegistry, trimmed to what we use).
+
+    Every method is one round trip to the store. Single use is the store's
+    job: :meth:`consume_service_ticket` must hand a ticket to exactly one
+    caller even when several processes ask at the same instant.
+    """
+
+    def add_ticket_granting_ticket(self, tgt: TicketGrantingTicket) -> None: ...
+
+    def get_ticket_granting_ticket(self, tgt_id: str, now: float) -> TicketGrantingTicket | None:
+        """The live session with this id, or None if unknown or expired."""
+        ...
+
+    def grant_service_ticket(
+        self,
+        tgt_id: str,
+        now: float,
+        build: Callable[[TicketGrantingTicket], ServiceTicket],
+    ) -> ServiceTicket | None:
+        """Atomically: find the live session, mark it used at ``now``, store ``build(tgt)``.
+
+        Returns None (and stores nothing) if the session is unknown or
+        expired. If ``build`` raises, nothing is stored and the error propagates.
+        """
+        ...
+
+    def add_service_ticket(self, ticket: ServiceTicket) -> None: ...
+
+    def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:
+        """Mark the service or proxy ticket used and return it, exactly once.
+
+        The first caller gets the ticket (expired or not: the protocol
+        decides); every later caller, and any caller of an unknown id, gets None.
+        """
+        ...
+
+    def add_proxy_granting_ticket(self, pgt: ProxyGrantingTicket) -> None: ...
+
+    def get_proxy_granting_ticket(self, pgt_id: str, now: float) -> ProxyGrantingTicket | None:
+        """The live PGT whose SSO session is still alive, or None."""
+        ...
+
+    def destroy_ticket_granting_ticket(self, tgt_id: str) -> list[SingleLogoutTarget]:
+        """Remove the session and every ticket descending from it; return whom to notify."""
+        ...
+
+    def sessions_for(self, principal_id: str, now: float) -> list[TicketGrantingTicket]: ...
+
+    def destroy_sessions_for(self, principal_id: str) -> list[SingleLogoutTarget]: ...
+
+    def purge_expired(self, now: float) -> int:
+        """Delete expired tickets; return how many went."""
+        ...
+
+
+class ProxyCallback(Protocol):
+    """Calls the service's pgtUrl over HTTPS with pgtIou and pgtId (2.5.4).
+
+    Returns True only when the peer's certificate was trusted and the
+    answer was HTTP 200.
+    """
+
+    def __call__(self, pgt_url: str, pgt_iou: str, pgt_id: str) -> bool: ...

@@ -1,0 +1,1 @@
+"""Adapters that keep tickets and accounts: SQL (SQLite, PostgreSQL) and in-memory."""

@@ -1,0 +1,41 @@
+"""How an authentication is written into a ticket store (JSON).
+
+Shared by the ticket store adapters.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..protocol.tickets import Authentication, Principal
+
+
+def dump_authentication(auth: Authentication) -> str:
+    return json.dumps(
+        {
+            "u": auth.principal.id,
+            "a": {k: list(v) for k, v in auth.principal.attributes.items()},
+            "t": auth.authenticated_at,
+            "l": auth.long_term,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def load_authentication(data: str) -> Authentication:
+    raw: dict[str, Any] = json.loads(data)
+    return Authentication(
+        principal=Principal(raw["u"], {k: tuple(v) for k, v in raw["a"].items()}),
+        authenticated_at=raw["t"],
+        long_term=raw["l"],
+    )
+
+
+def dump_proxies(proxies: tuple[str, ...]) -> str | None:
+    return json.dumps(list(proxies)) if proxies else None
+
+
+def load_proxies(data: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(data)) if data else ()

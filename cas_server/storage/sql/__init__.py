@@ -1,0 +1,1 @@
+"""SQL storage with SQLAlchemy 2: SQLite by default, PostgreSQL by URL."""

@@ -1,0 +1,174 @@
+"""Accounts on SQL."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from ...accounts.model import Account, Profile, Source, Status, normalize_login
+from .models import AccountRoleRow, AccountRow, PasswordHistoryRow
+
+
+def _to_account(row: AccountRow, roles: Iterable[str]) -> Account:
+    return Account(
+        uuid=row.uuid,
+        login=row.login,
+        profile=Profile(row.profile),
+        status=Status(row.status),
+        given_name=row.given_name,
+        family_name=row.family_name,
+        alias=row.alias,
+        external_id=row.external_id,
+        source=Source(row.source),
+        birth_date=row.birth_date,
+        student_number=row.student_number,
+        ine=row.ine,
+        personnel_number=row.personnel_number,
+        personal_email=row.personal_email,
+        mobile=row.mobile,
+        password_hash=row.password_hash,
+        must_change_password=row.must_change_password,
+        roles=frozenset(roles),
+        attributes={k: tuple(v) for k, v in (row.attributes or {}).items()},
+        created_at=row.created_at,
+        modified_at=row.modified_at,
+        last_login_at=row.last_login_at,
+    )
+
+
+class AccountExists(ValueError):
+    pass
+
+
+class SqlAccountRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _load(self, session: Session, row: AccountRow | None) -> Account | None:
+        if row is None:
+            return None
+        roles = session.scalars(
+            select(AccountRoleRow.role).where(AccountRoleRow.account_uuid == row.uuid)
+        ).all()
+        return _to_account(row, roles)
+
+    def find_by_login(self, login: str) -> Account | None:
+        key = normalize_login(login)
+        with Session(self.engine) as session:
+            row = session.scalars(
+                select(AccountRow).where(or_(AccountRow.login == key, AccountRow.alias == key))
+            ).first()
+            return self._load(session, row)
+
+    def get(self, uuid: str) -> Account | None:
+        with Session(self.engine) as session:
+            return self._load(session, session.get(AccountRow, uuid))
+
+    def record_login(self, uuid: str, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(AccountRow).where(AccountRow.uuid == uuid).values(last_login_at=at))
+
+    def create(
+        self,
+        login: str,
+        *,
+        profile: Profile,
+        status: Status = Status.ACTIVE,
+        password_hash: str | None = None,
+        given_name: str = "",
+        family_name: str = "",
+        birth_date: date | None = None,
+        student_number: str | None = None,
+        ine: str | None = None,
+        personnel_number: str | None = None,
+        personal_email: str | None = None,
+        mobile: str | None = None,
+        source: Source = Source.LOCAL,
+        attributes: Mapping[str, Iterable[str]] | None = None,
+        roles: Iterable[str] = (),
+        now: datetime | None = None,
+    ) -> Account:
+        """A new account, in one transaction (history and roles included)."""
+        now = now or datetime.now(UTC)
+        key = normalize_login(login)
+        with Session(self.engine) as session, session.begin():
+            clash = session.scalars(
+                select(AccountRow.uuid).where(or_(AccountRow.login == key, AccountRow.alias == key))
+            ).first()
+            if clash:
+                raise AccountExists(f"login {key!r} is already taken")
+            row = AccountRow(
+                uuid=str(uuidlib.uuid4()),
+                login=key,
+                profile=profile.value,
+                status=status.value,
+                given_name=given_name,
+                family_name=family_name,
+                birth_date=birth_date,
+                student_number=student_number,
+                ine=ine,
+                personnel_number=personnel_number,
+                personal_email=personal_email,
+                mobile=mobile,
+                source=source.value,
+                password_hash=password_hash,
+                password_changed_at=now if password_hash else None,
+                must_change_password=False,
+                attributes={k: list(v) for k, v in (attributes or {}).items()},
+                created_at=now,
+                modified_at=now,
+            )
+            session.add(row)
+            session.flush()
+            if password_hash:
+                session.add(
+                    PasswordHistoryRow(
+                        account_uuid=row.uuid, password_hash=password_hash, created_at=now
+                    )
+                )
+            for role in sorted(set(roles)):
+                session.add(AccountRoleRow(account_uuid=row.uuid, role=role))
+            session.flush()
+            account = self._load(session, row)
+        assert account is not None
+        return account
+
+    def set_password(
+        self,
+        uuid: str,
+        password_hash: str,
+        *,
+        must_change: bool = False,
+        now: datetime | None = None,
+    ) -> None:
+        """Store a new password and keep the old hash in the history, together."""
+        now = now or datetime.now(UTC)
+        with Session(self.engine) as session, session.begin():
+            row = session.get(AccountRow, uuid)
+            if row is None:
+                raise KeyError(uuid)
+            row.password_hash = password_hash
+            row.password_changed_at = now
+            row.must_change_password = must_change
+            row.modified_at = now
+            session.add(
+                PasswordHistoryRow(account_uuid=uuid, password_hash=password_hash, created_at=now)
+            )
+
+    def set_attributes(self, uuid: str, attributes: Mapping[str, Iterable[str]]) -> None:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(AccountRow, uuid)
+            if row is None:
+                raise KeyError(uuid)
+            row.attributes = {k: list(v) for k, v in attributes.items()}
+            row.modified_at = datetime.now(UTC)
+
+    def set_roles(self, uuid: str, roles: Iterable[str]) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(AccountRoleRow).where(AccountRoleRow.account_uuid == uuid))
+            for role in sorted(set(roles)):
+                session.add(AccountRoleRow(account_uuid=uuid, role=role))

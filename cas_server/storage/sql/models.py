@@ -1,0 +1,190 @@
+"""The database schema. Alembic migrations in ``storage/migrations`` create it.
+
+Designed for the whole product: accounts and their recovery data, password
+history and charter acceptances (self-service), the audit trail (console),
+and the ticket table (protocol).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database (SQLite has no zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        date: Date,
+        dict[str, Any]: JSON,
+    }
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    login: Mapped[str] = mapped_column(String(128), unique=True)
+    alias: Mapped[str | None] = mapped_column(String(128), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="local")
+    profile: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="not_activated")
+    given_name: Mapped[str] = mapped_column(String(255), default="")
+    family_name: Mapped[str] = mapped_column(String(255), default="")
+    birth_date: Mapped[date | None]
+    student_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    ine: Mapped[str | None] = mapped_column(String(64), unique=True)
+    personnel_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    personal_email: Mapped[str | None] = mapped_column(String(320), index=True)
+    personal_email_verified_at: Mapped[datetime | None]
+    mobile: Mapped[str | None] = mapped_column(String(32))
+    mobile_verified_at: Mapped[datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime | None]
+    password_expires_at: Mapped[datetime | None]
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    joker_question: Mapped[str | None] = mapped_column(Text)
+    joker_answer_hash: Mapped[str | None] = mapped_column(String(255))
+    activation_code_hash: Mapped[str | None] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_accounts_family_name", "family_name"),
+        Index("ix_accounts_given_name", "given_name"),
+    )
+
+
+class AccountRoleRow(Base):
+    """Roles such as ``admin`` and ``helpdesk`` (administration console)."""
+
+    __tablename__ = "account_roles"
+
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class PasswordHistoryRow(Base):
+    """Former password hashes, checked on every write path (SELF-SERVICE-RULES T18)."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), index=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class CharterAcceptanceRow(Base):
+    """Who accepted which version of which charter, and when (T23)."""
+
+    __tablename__ = "charter_acceptances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), index=True
+    )
+    charter: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    accepted_at: Mapped[datetime]
+
+
+class AccountLinkRow(Base):
+    """Several accounts of one person linked into one ("rapprochement de comptes")."""
+
+    __tablename__ = "account_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    primary_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), index=True
+    )
+    linked_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class AuditEventRow(Base):
+    """The audit trail: sign-ins, failures, locks, recoveries, admin actions (T25)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    account_uuid: Mapped[str | None] = mapped_column(String(36), index=True)
+    login: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str | None] = mapped_column(String(128))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TicketRow(Base):
+    """Every CAS ticket. ``id`` is the SHA-256 of the ticket, never the ticket itself.
+
+    ``tgt_id`` is the root SSO session of the ticket (for a TGT, itself), so
+    a logout is one DELETE. ``slo_ticket`` keeps the plain service ticket
+    only for services that asked for single logout (the logout request must
+    name it), and only once it has been used.
+    """
+
+    __tablename__ = "tickets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    tgt_id: Mapped[str] = mapped_column(String(64), index=True)
+    principal_id: Mapped[str] = mapped_column(String(255), index=True)
+    service: Mapped[str | None] = mapped_column(Text)
+    service_id: Mapped[str | None] = mapped_column(String(64))
+    authentication: Mapped[str] = mapped_column(Text)  # JSON, see storage.codec
+    proxies: Mapped[str | None] = mapped_column(Text)  # JSON list, most recent first
+    from_new_login: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double, index=True)
+    idle_timeout: Mapped[float | None] = mapped_column(Double)
+    last_used_at: Mapped[float | None] = mapped_column(Double)
+    consumed: Mapped[bool] = mapped_column(Boolean, default=False)
+    logout_url: Mapped[str | None] = mapped_column(Text)
+    slo_ticket: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,110 @@
+"""Security headers, CSRF, and clear 4xx pages instead of stack traces."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from ..i18n import N_
+from .theming import render_page
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+
+def allow_form_action(origin: str) -> None:
+    """Let this response's page post a form to a service (method=POST, 2.2.4)."""
+    g.csp_form_action = origin
+
+
+def security_headers(response: Response) -> Response:
+    form_action = "'self'"
+    extra = g.get("csp_form_action")
+    if extra:
+        form_action += " " + extra
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    )
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Login URLs carry the service, redirects carry tickets: never leak them.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if not request.path.startswith("/themes/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+ERROR_TEXT = {
+    400: (
+        N_("Bad request"),
+        N_("The request could not be understood. Please go back and try again."),
+    ),
+    403: (N_("Forbidden"), N_("You are not allowed to see this page.")),
+    404: (N_("Page not found"), N_("The page you asked for does not exist.")),
+    405: (N_("Method not allowed"), N_("This address does not accept this kind of request.")),
+    413: (N_("Request too large"), N_("The request is too large.")),
+    429: (N_("Too many requests"), N_("Too many attempts. Please wait a moment and try again.")),
+    500: (N_("Internal error"), N_("Something went wrong on our side. Please try again later.")),
+    503: (
+        N_("Service temporarily unavailable"),
+        N_(
+            "The authentication service is temporarily unavailable. "
+            "Please try again in a few minutes."
+        ),
+    ),
+}
+
+
+def error_page(
+    status: int, title: str | None = None, message: str | None = None
+) -> tuple[str, int]:
+    default_title, default_message = ERROR_TEXT.get(status, ERROR_TEXT[400])
+    return render_page(
+        "error.html",
+        status=status,
+        title=title or _(default_title),
+        message=message or _(default_message),
+    )
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.after_request(security_headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> tuple[str, int]:
+        return error_page(
+            400,
+            _("Session expired"),
+            _(
+                "Your session expired or the form was sent twice. "
+                "Please go back, reload the page and try again."
+            ),
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> tuple[str, int] | HTTPException:
+        if error.code is None or error.code < 400:
+            return error
+        return error_page(error.code if error.code in ERROR_TEXT else 400)
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database(error: SQLAlchemyError) -> tuple[str, int]:
+        log.error("database error: %s", error.__class__.__name__, exc_info=error)
+        return error_page(503)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[str, int]:
+        # Never a stack trace for the user; the log has it.
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_page(500)

@@ -1,0 +1,114 @@
+"""Themes: one Jinja loader chain per request (service theme, deployment theme, default).
+
+A theme folder holds only what it overrides. Template names are prefixed
+with the chain (``@uphf>default/login.html``) so that Jinja's template cache,
+keyed by name, can never hand one theme's page to another theme's request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, abort, g, render_template, send_from_directory, url_for
+from jinja2 import BaseLoader, Environment, TemplateNotFound
+from werkzeug.security import safe_join
+from werkzeug.wrappers import Response
+
+THEME_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+DEFAULT_THEME = "default"
+
+
+class ThemeLoader(BaseLoader):
+    """Resolves ``@a>b>c/name.html`` by looking in themes a, b, c in turn."""
+
+    def __init__(self, themes_dir: Path) -> None:
+        self.themes_dir = themes_dir
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        if not template.startswith("@") or "/" not in template:
+            raise TemplateNotFound(template)
+        chain, _, name = template[1:].partition("/")
+        for theme in chain.split(">"):
+            path = self.themes_dir / theme / "templates" / name
+            if THEME_NAME_RE.fullmatch(theme) and path.is_file():
+                mtime = path.stat().st_mtime
+                source = path.read_text(encoding="utf-8")
+                return source, str(path), lambda p=path, m=mtime: p.stat().st_mtime == m
+        raise TemplateNotFound(template)
+
+
+class Themes:
+    """Which themes exist, and the chain for a request."""
+
+    def __init__(self, themes_dir: Path, deployment_theme: str) -> None:
+        self.themes_dir = themes_dir
+        self.available = frozenset(
+            p.name for p in themes_dir.iterdir() if p.is_dir() and THEME_NAME_RE.fullmatch(p.name)
+        )
+        if deployment_theme not in self.available:
+            raise ValueError(
+                f"server.default_theme: no theme folder {themes_dir / deployment_theme}"
+            )
+        self.deployment_theme = deployment_theme
+
+    def chain(self, service_theme: str | None = None) -> tuple[str, ...]:
+        names = [service_theme, self.deployment_theme, DEFAULT_THEME]
+        chain: list[str] = []
+        for name in names:
+            if name and name in self.available and name not in chain:
+                chain.append(name)
+        return tuple(chain)
+
+    def static_file(self, chain: tuple[str, ...], filename: str) -> Path | None:
+        for theme in chain:
+            # safe_join refuses "..", absolute paths and the like.
+            joined = safe_join(str(self.themes_dir / theme / "static"), filename)
+            if joined is not None and Path(joined).is_file():
+                return Path(joined)
+        return None
+
+
+def current_chain() -> tuple[str, ...]:
+    chain: tuple[str, ...] = g.get("theme_chain") or g.themes.chain()
+    return chain
+
+
+def use_service_theme(theme: str | None) -> None:
+    """Called by a view once it knows the service: its theme wins for this request."""
+    g.theme_chain = g.themes.chain(theme)
+
+
+def theme_template(name: str) -> str:
+    return "@" + ">".join(current_chain()) + "/" + name
+
+
+def theme_static(filename: str) -> str:
+    return url_for("theme_static", chain="~".join(current_chain()), filename=filename)
+
+
+def render_page(name: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(theme_template(name), **context), status
+
+
+def init_app(app: Flask, themes: Themes) -> None:
+    app.jinja_loader = ThemeLoader(themes.themes_dir)  # type: ignore[assignment]
+    app.jinja_env.globals.update(theme_template=theme_template, theme_static=theme_static)
+
+    @app.before_request
+    def _attach_themes() -> None:
+        g.themes = themes
+
+    @app.route("/themes/<chain>/static/<path:filename>", endpoint="theme_static")
+    def static(chain: str, filename: str) -> Response:
+        names = tuple(chain.split("~"))
+        if not all(n in themes.available for n in names):
+            abort(404)
+        path = themes.static_file(names, filename)
+        if path is None:
+            abort(404)
+        return send_from_directory(path.parent, path.name, max_age=86400)

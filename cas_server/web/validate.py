@@ -1,0 +1,152 @@
+"""Ticket validation endpoints (CAS Protocol 3.0 sections 2.4 to 2.9, and SAML 1.1).
+
+Validation failures answer HTTP 200 with the failure document: Java
+clients treat a 4xx as a transport error and show their users a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..container import container
+from ..protocol import responses, saml
+from ..protocol.errors import CasError, InternalError, InvalidRequest
+from ..protocol.urls import flag
+from ..protocol.validation import ValidationRequest
+from .security import csrf
+
+bp = Blueprint("validate", __name__)
+log = logging.getLogger(__name__)
+
+MAX_SAML_BODY = 64 * 1024
+CONTENT_TYPES = {"XML": responses.XML_CONTENT_TYPE, "JSON": responses.JSON_CONTENT_TYPE}
+
+
+def _reply(body: str, content_type: str) -> Response:
+    return Response(body, status=200, content_type=content_type)
+
+
+def _request(allow_proxy_tickets: bool) -> ValidationRequest:
+    args = request.args
+    return ValidationRequest(
+        service=args.get("service"),
+        ticket=args.get("ticket"),
+        renew=flag(args.get("renew")),
+        pgt_url=args.get("pgtUrl") or None,
+        allow_proxy_tickets=allow_proxy_tickets,
+    )
+
+
+def _service_validate(*, allow_proxy_tickets: bool, with_attributes: bool) -> Response:
+    fmt = "XML"
+    try:
+        fmt = responses.parse_format(request.args.get("format"))
+        assertion = container().validator.validate(_request(allow_proxy_tickets))
+        body = responses.service_response_success(
+            assertion, with_attributes=with_attributes, fmt=fmt
+        )
+    except CasError as error:
+        body = responses.service_response_failure(error, fmt)
+    except SQLAlchemyError:
+        log.exception("ticket store unavailable during validation")
+        body = responses.service_response_failure(
+            InternalError("The ticket store is unavailable; try again"), fmt
+        )
+    return _reply(body, CONTENT_TYPES[fmt])
+
+
+@bp.get("/validate")
+def validate() -> Response:
+    """CAS 1.0 (2.4): ``yes`` and the user, or ``no``. Service tickets only."""
+    try:
+        assertion = container().validator.validate(_request(allow_proxy_tickets=False))
+        body = responses.validate_success(assertion.user)
+    except (CasError, SQLAlchemyError) as error:
+        if isinstance(error, SQLAlchemyError):
+            log.exception("ticket store unavailable during validation")
+        body = responses.validate_failure()
+    return _reply(body, responses.TEXT_CONTENT_TYPE)
+
+
+@bp.get("/serviceValidate")
+def service_validate() -> Response:
+    return _service_validate(allow_proxy_tickets=False, with_attributes=False)
+
+
+@bp.get("/proxyValidate")
+def proxy_validate() -> Response:
+    return _service_validate(allow_proxy_tickets=True, with_attributes=False)
+
+
+@bp.get("/p3/serviceValidate")
+def p3_service_validate() -> Response:
+    return _service_validate(allow_proxy_tickets=False, with_attributes=True)
+
+
+@bp.get("/p3/proxyValidate")
+def p3_proxy_validate() -> Response:
+    return _service_validate(allow_proxy_tickets=True, with_attributes=True)
+
+
+@bp.get("/proxy")
+def proxy() -> Response:
+    """/proxy (2.7): a proxy ticket for targetService from a PGT."""
+    fmt = "XML"
+    try:
+        fmt = responses.parse_format(request.args.get("format"))
+        ticket = container().validator.proxy(
+            request.args.get("pgt"), request.args.get("targetService")
+        )
+        body = responses.proxy_success(ticket, fmt)
+    except CasError as error:
+        body = responses.proxy_failure(error, fmt)
+    except SQLAlchemyError:
+        log.exception("ticket store unavailable during /proxy")
+        body = responses.proxy_failure(
+            InternalError("The ticket store is unavailable; try again"), fmt
+        )
+    return _reply(body, CONTENT_TYPES[fmt])
+
+
+@bp.post("/samlValidate")
+@csrf.exempt  # called by services, server to server
+def saml_validate() -> Response:
+    """SAML 1.1 validation: POST a SOAP samlp:Request; ``TARGET`` names the service."""
+    c = container()
+    now = c.clock.now()
+    request_id = ""
+    try:
+        if request.content_length is not None and request.content_length > MAX_SAML_BODY:
+            raise InvalidRequest("SAML request body is too large")
+        try:
+            parsed = saml.parse_saml_request(request.get_data(cache=False)[: MAX_SAML_BODY + 1])
+        except saml.SamlRequestError as exc:
+            raise InvalidRequest(f"Invalid SAML request: {exc}") from exc
+        request_id = parsed.request_id
+        assertion = c.validator.validate(
+            ValidationRequest(
+                service=request.args.get("TARGET"),
+                ticket=parsed.ticket,
+                renew=flag(request.args.get("renew")),
+            )
+        )
+        body = saml.saml_success(
+            assertion,
+            request_id=request_id,
+            now=now,
+            issuer=c.settings.public_url,
+            ticket_lifetime=30,
+        )
+    except CasError as error:
+        body = saml.saml_failure(error, request_id=request_id, now=now)
+    except SQLAlchemyError:
+        log.exception("ticket store unavailable during SAML validation")
+        body = saml.saml_failure(
+            InternalError("The ticket store is unavailable; try again"),
+            request_id=request_id,
+            now=now,
+        )
+    return _reply(body, saml.SAML_CONTENT_TYPE)

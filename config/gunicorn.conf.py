@@ -1,0 +1,21 @@
+"""gunicorn settings for production; every value can be overridden by GUNICORN_* variables."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
+# gthread: the back-channel single logout threads run beside requests.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+# Load the app in each worker after fork: no database connection or
+# thread pool is shared across processes.
+preload_app = False
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+# Behind a reverse proxy: trust its X-Forwarded-* only from these addresses
+# (the application also needs [server] trusted_proxies).
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")

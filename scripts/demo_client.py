@@ -1,0 +1,107 @@
+"""A tiny CAS client standing in for two university services (ENT and Moodle).
+
+Run by `make run` beside the server, so a newcomer can follow a real
+sign-in, single sign-on between two services, and single logout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import secrets
+from urllib.parse import urlencode
+
+import requests
+from flask import Flask, redirect, request, session
+from lxml import etree
+
+CAS_URL = os.environ.get("CAS_URL", "http://127.0.0.1:8080")
+NS = {"cas": "http://www.yale.edu/tp/cas"}
+APPS = {"ent": "ENT de démonstration", "moodle": "Moodle de démonstration"}
+
+app = Flask(__name__)
+app.secret_key = secrets.token_hex(16)
+ended_tickets: set[str] = set()  # filled by single logout requests
+
+
+def service_url(name: str) -> str:
+    return f"{request.host_url}{name}/"
+
+
+def page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html lang='fr'><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title>"
+        f"<body style='font-family:system-ui;max-width:42rem;margin:2rem auto;padding:0 1rem'>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+@app.get("/<name>/")
+def home(name: str):  # type: ignore[no-untyped-def]
+    if name not in APPS:
+        return "unknown demo service", 404
+    user = session.get(name)
+    if user and user["ticket"] in ended_tickets:
+        session.pop(name)
+        user = None
+    ticket = request.args.get("ticket")
+    if ticket:
+        answer = requests.get(
+            f"{CAS_URL}/p3/serviceValidate",
+            params={"service": service_url(name), "ticket": ticket},
+            timeout=5,
+        )
+        doc = etree.fromstring(answer.content)
+        success = doc.find("cas:authenticationSuccess", NS)
+        if success is None:
+            failure = doc.find("cas:authenticationFailure", NS)
+            return page(
+                APPS[name],
+                f"<p>Validation failed: {html.escape(etree.tostring(failure, encoding=str))}</p>",
+            )
+        attributes: dict[str, list[str]] = {}
+        for element in success.find("cas:attributes", NS) or []:
+            attributes.setdefault(etree.QName(element).localname, []).append(element.text or "")
+        session[name] = {
+            "user": success.findtext("cas:user", namespaces=NS),
+            "attributes": attributes,
+            "ticket": ticket,
+        }
+        return redirect(service_url(name))
+    if not user:
+        return redirect(f"{CAS_URL}/login?{urlencode({'service': service_url(name)})}")
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(', '.join(v))}</td></tr>"
+        for k, v in sorted(user["attributes"].items())
+    )
+    other = "moodle" if name == "ent" else "ent"
+    logout = f"{CAS_URL}/logout?{urlencode({'service': service_url(name)})}"
+    return page(
+        APPS[name],
+        f"<p>Connecté en tant que <strong>{html.escape(user['user'])}</strong>.</p>"
+        f"<table>{rows}</table>"
+        f"<p><a href='/{other}/'>Aller sur {html.escape(APPS[other])}</a> (single sign-on) · "
+        f"<a href='{html.escape(logout)}'>Se déconnecter</a></p>",
+    )
+
+
+@app.post("/<name>/slo")
+def single_logout(name: str):  # type: ignore[no-untyped-def]
+    message = request.form.get("logoutRequest", "")
+    doc = etree.fromstring(message.encode())
+    index = doc.findtext("{urn:oasis:names:tc:SAML:2.0:protocol}SessionIndex")
+    if index:
+        ended_tickets.add(index)
+        print(f"[demo client] single logout for {name}: {index}", flush=True)
+    return "", 200
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8081)
+    port = parser.parse_args().port
+    print(f"[demo client] ENT and Moodle on http://127.0.0.1:{port}/ent/ and /moodle/", flush=True)
+    app.run(host="127.0.0.1", port=port)

@@ -111,6 +111,8 @@ class CasBrowser:
         self.client = client
 
     def csrf(self, query: str = "") -> str:
+        # renew: the form is shown even to a browser that has a session.
+        query = (query + "&" if query else "?") + "renew=true"
         page = self.client.get("/login" + query)
         match = CSRF_RE.search(page.get_data(as_text=True))
         assert match, page.get_data(as_text=True)[:500]

@@ -72,9 +72,10 @@ class MemoryTicketRegistry:
 
     def get_proxy_granting_ticket(self, pgt_id: str, now: float) -> ProxyGrantingTicket | None:
         pgt = self._pgts.get(pgt_id)
-        if pgt is None or pgt.is_expired(now) or _root(pgt.tgt_id) not in self._tgts:
+        if pgt is None or pgt.is_expired(now):
             return None
-        return pgt
+        session = self._tgts.get(_root(pgt.tgt_id))
+        return None if session is None or session.is_expired(now) else pgt
 
     def _destroy_roots(self, roots: set[str]) -> list[SingleLogoutTarget]:
         targets = []

@@ -44,6 +44,6 @@ class AuditTrail:
         log.info("%s %s login=%s ip=%s", action, outcome, event["login"], ip)
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(AuditEventRow.__table__).values(**event))
+                conn.execute(insert(AuditEventRow).values(**event))
         except SQLAlchemyError:
             log.exception("could not write audit event %s", action)

@@ -215,3 +215,7 @@ def _create_app() -> Flask:
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
 def main() -> None:
     """CAS server administration (configuration from CAS_SERVER_CONFIG)."""
+
+
+if __name__ == "__main__":
+    main()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 from .accounts.model import Profile, Status
 from .auth.hashing import hash_password
 from .container import Container
 
-DEMO_ACCOUNTS = [
+DEMO_ACCOUNTS: list[dict[str, Any]] = [
     {
         "login": "etudiant",
         "password": "Etudiant-2026!",
@@ -69,6 +70,6 @@ def load_demo(c: Container) -> Iterator[str]:
             login,
             status=Status.ACTIVE,
             password_hash=hash_password(password, c.settings.bcrypt_cost),
-            **spec,  # type: ignore[arg-type]
+            **spec,
         )
         yield f"{login}: created (password {password})"

@@ -121,6 +121,8 @@ def _release(entry: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
         raise ServiceDefinitionError(where, "release_attributes", "must be a list")
     pairs: list[tuple[str, str]] = []
     for item in raw:
+        source: Any
+        target: Any
         if isinstance(item, str):
             source, target = item, item
         elif isinstance(item, dict) and set(item) <= {"name", "as"} and "name" in item:

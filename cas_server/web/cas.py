@@ -287,6 +287,7 @@ def _authenticate(
     # New session id at sign-in: no fixation of the CSRF/session cookie.
     session.clear()
 
+    response: Response
     if registered is not None and params.service:
         try:
             ticket = c.login.grant_after_login(tgt, params.service, registered)

@@ -15,11 +15,11 @@ LABELS = {"fr": "Français", "en": "English"}
 def select_locale() -> str:
     settings = current_app.extensions["cas"].settings
     wanted = request.args.get("lang")
-    if wanted in settings.languages:
+    if wanted is not None and wanted in settings.languages:
         g.lang_chosen = wanted
         return wanted
     cookie = request.cookies.get(LANG_COOKIE)
-    if cookie in settings.languages:
+    if cookie is not None and cookie in settings.languages:
         return cookie
     best = request.accept_languages.best_match(settings.languages)
     return best or settings.default_language

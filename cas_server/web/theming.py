@@ -96,7 +96,7 @@ def render_page(name: str, status: int = 200, **context: Any) -> tuple[str, int]
 
 
 def init_app(app: Flask, themes: Themes) -> None:
-    app.jinja_loader = ThemeLoader(themes.themes_dir)  # type: ignore[assignment]
+    app.jinja_loader = ThemeLoader(themes.themes_dir)
     app.jinja_env.globals.update(theme_template=theme_template, theme_static=theme_static)
 
     @app.before_request

@@ -214,7 +214,7 @@ def test_unregistered_and_disabled_services_are_refused(world: World) -> None:
 def test_proxy_chain_most_recent_first(world: World) -> None:
     ticket = world.ticket()
     assertion = world.validate(ticket, pgt_url="https://proxy.example.org/cb")
-    (url, iou, pgt), = world.callback.calls
+    ((_url, iou, pgt),) = world.callback.calls
     assert assertion.pgt_iou == iou and iou.startswith("PGTIOU-")  # type: ignore[attr-defined]
     pt = world.validator.proxy(pgt, "https://backend.example.org/api")
     with pytest.raises(InvalidTicketSpec):

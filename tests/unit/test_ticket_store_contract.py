@@ -51,7 +51,9 @@ def tgt(idle: float = 100, hard: float = 1000) -> TicketGrantingTicket:
     )
 
 
-def st(session: TicketGrantingTicket, *, logout_url: str | None = None, prefix: str = "ST") -> ServiceTicket:
+def st(
+    session: TicketGrantingTicket, *, logout_url: str | None = None, prefix: str = "ST"
+) -> ServiceTicket:
     return ServiceTicket(
         id=new_ticket_id(prefix),
         service="https://app.example.org/",
@@ -127,7 +129,11 @@ def test_consume_is_atomic_under_threads(store: object) -> None:
         barrier = threading.Barrier(8)
         wins: list[object] = []
 
-        def attempt(ticket_id: str = ticket.id) -> None:
+        def attempt(
+            ticket_id: str = ticket.id,
+            barrier: threading.Barrier = barrier,
+            wins: list[object] = wins,
+        ) -> None:
             barrier.wait(timeout=10)
             if store.consume_service_ticket(ticket_id) is not None:  # type: ignore[attr-defined]
                 wins.append(ticket_id)

@@ -107,9 +107,7 @@ def test_warn_asks_before_single_sign_on(
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Test application" in html
     token = browser.csrf()
-    response = client.post(
-        "/login", data={"service": APP, "sso": "continue", "csrf_token": token}
-    )
+    response = client.post("/login", data={"service": APP, "sso": "continue", "csrf_token": token})
     assert response.status_code == 302 and "ticket=ST-" in response.headers["Location"]
 
 
@@ -121,7 +119,9 @@ def test_method_post_answers_with_an_auto_submitting_form(
     assert response.status_code == 200
     assert 'action="https://app.example.org/page?x=1"' in html
     assert 'name="ticket" value="ST-' in html
-    assert "form-action 'self' https://app.example.org" in response.headers["Content-Security-Policy"]
+    assert (
+        "form-action 'self' https://app.example.org" in response.headers["Content-Security-Policy"]
+    )
 
 
 def test_method_header_answers_in_headers(
@@ -260,7 +260,9 @@ def test_logout_redirects_only_to_registered_services(
         assert response.status_code == 200 and "Location" not in response.headers
 
 
-def test_new_sign_in_replaces_the_previous_session(app: Flask, browser: CasBrowser, client: FlaskClient) -> None:
+def test_new_sign_in_replaces_the_previous_session(
+    app: Flask, browser: CasBrowser, client: FlaskClient
+) -> None:
     make_account(app, "alice")
     make_account(app, "bob")
     browser.login("alice")
@@ -274,7 +276,9 @@ def test_new_sign_in_replaces_the_previous_session(app: Flask, browser: CasBrows
     assert session is not None and session.authentication.principal.id == "bob"
 
 
-def test_logged_in_page_without_service(browser: CasBrowser, client: FlaskClient, alice: Account) -> None:
+def test_logged_in_page_without_service(
+    browser: CasBrowser, client: FlaskClient, alice: Account
+) -> None:
     browser.login()
     page = client.get("/login")
     html = page.get_data(as_text=True)
@@ -301,7 +305,9 @@ def test_sign_ins_and_failures_are_audited(app: Flask, browser: CasBrowser, alic
     browser.login()
     with app.extensions["cas"].engine.connect() as conn:
         rows = conn.execute(
-            select(AuditEventRow.action, AuditEventRow.outcome, AuditEventRow.login, AuditEventRow.ip)
+            select(
+                AuditEventRow.action, AuditEventRow.outcome, AuditEventRow.login, AuditEventRow.ip
+            )
         ).all()
     assert ("login", "invalid_credentials", "alice", "127.0.0.1") in rows
     assert ("login", "success", "alice", "127.0.0.1") in rows

@@ -127,7 +127,9 @@ def test_every_error_code_answers_http_200(
     # INVALID_SERVICE, and the ticket is dead afterwards
     ticket = browser.service_ticket(APP)
     code = failure_code(
-        client.get(endpoint, query_string={"service": "https://app.example.org/x", "ticket": ticket})
+        client.get(
+            endpoint, query_string={"service": "https://app.example.org/x", "ticket": ticket}
+        )
     )
     assert code == "INVALID_SERVICE"
     assert (
@@ -135,7 +137,9 @@ def test_every_error_code_answers_http_200(
         == "INVALID_TICKET"
     )
     # INVALID_TICKET on renew with an SSO ticket
-    sso = client.get("/login", query_string={"service": APP}).headers["Location"].split("ticket=")[1]
+    sso = (
+        client.get("/login", query_string={"service": APP}).headers["Location"].split("ticket=")[1]
+    )
     code = failure_code(
         client.get(endpoint, query_string={"service": APP, "ticket": sso, "renew": "true"})
     )
@@ -153,15 +157,16 @@ def test_every_error_code_answers_http_200(
 
 def test_renew_accepts_a_ticket_from_primary_credentials(client: FlaskClient, ticket: str) -> None:
     doc = xml(
-        client.get("/serviceValidate", query_string={"service": APP, "ticket": ticket, "renew": "1"})
+        client.get(
+            "/serviceValidate", query_string={"service": APP, "ticket": ticket, "renew": "1"}
+        )
     )
     assert doc.find("cas:authenticationSuccess", CAS) is not None
 
 
 def test_unauthorized_service_proxy(app: object, client: FlaskClient, browser: CasBrowser) -> None:
-    from tests.conftest import make_account
-
     from cas_server.accounts.model import Profile
+    from tests.conftest import make_account
 
     make_account(app, "sam", profile=Profile.STAFF)  # type: ignore[arg-type]
     ticket = browser.service_ticket("https://staff.example.org/", username="sam")
@@ -178,7 +183,9 @@ def test_unauthorized_service_proxy(app: object, client: FlaskClient, browser: C
     assert code == "UNAUTHORIZED_SERVICE_PROXY"
 
 
-def test_internal_error_when_the_store_is_gone(app: object, client: FlaskClient, ticket: str) -> None:
+def test_internal_error_when_the_store_is_gone(
+    app: object, client: FlaskClient, ticket: str
+) -> None:
     from sqlalchemy import text
 
     engine = app.extensions["cas"].engine  # type: ignore[attr-defined]
@@ -186,7 +193,9 @@ def test_internal_error_when_the_store_is_gone(app: object, client: FlaskClient,
         conn.execute(text("DROP TABLE tickets"))
     response = client.get("/serviceValidate", query_string={"service": APP, "ticket": ticket})
     assert failure_code(response) == "INTERNAL_ERROR"
-    assert client.get("/validate", query_string={"service": APP, "ticket": ticket}).data == b"no\n\n"
+    assert (
+        client.get("/validate", query_string={"service": APP, "ticket": ticket}).data == b"no\n\n"
+    )
     # A page that needs the store says "temporarily unavailable", not a stack trace.
     page = client.get("/login", query_string={"service": APP})
     assert page.status_code == 503 and b"Traceback" not in page.data

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from cas_server.storage.sql.models import Base, UTCDateTime
 
@@ -14,7 +15,7 @@ if connection is None:
     raise RuntimeError("run migrations with `cas-server db init` (cas_server.storage.sql.migrate)")
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Migrations must not import the models: write UTCDateTime as plain sa.DateTime()."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime()"

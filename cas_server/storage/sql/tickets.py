@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, and_, case, delete, insert, or_, select, update
+from sqlalchemy import Engine, Table, and_, case, delete, insert, or_, select, update
 
 from ...protocol.tickets import (
     PROXY_GRANTING_TICKET,
@@ -21,7 +21,7 @@ from ...protocol.tickets import (
 from ..codec import dump_authentication, dump_proxies, load_authentication, load_proxies
 from .models import TicketRow
 
-T = TicketRow.__table__
+T = cast(Table, TicketRow.__table__)
 c = T.c
 S = T.alias("session")
 

@@ -1,0 +1,122 @@
+"""Service definitions: every mistake is named with its file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cas_server.service_definitions import ServiceDefinitionError, load_registry
+
+GOOD = """
+[[services]]
+id = "moodle"
+name = "Moodle"
+url_prefix = "https://moodle.example.edu"
+evaluation_order = 2
+release_attributes = ["uid", { name = "mail", as = "email" }]
+
+[[services]]
+id = "ent"
+name = "ENT"
+url_exact = "https://ent.example.edu/login?x=1"
+evaluation_order = 1
+theme = "default"
+logout_url = "https://ent.example.edu/slo"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "services.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_and_match(tmp_path: Path) -> None:
+    registry = load_registry([write(tmp_path, GOOD)])
+    assert [s.id for s in registry] == ["ent", "moodle"]
+    assert registry.find_enabled("https://moodle.example.edu/course?id=3").id == "moodle"  # type: ignore[union-attr]
+    # A prefix ends on a path boundary: no look-alike hosts.
+    assert registry.find_enabled("https://moodle.example.edu.evil.org/") is None
+    assert registry.find_enabled("https://ent.example.edu/login?x=1").id == "ent"  # type: ignore[union-attr]
+    assert registry.find_enabled("https://ent.example.edu/login?x=12") is None
+    moodle = registry.get("moodle")
+    assert moodle is not None
+    assert moodle.release({"uid": ("u",), "mail": ("m",), "sn": ("s",)}) == {
+        "uid": ("u",),
+        "email": ("m",),
+    }
+
+
+def test_a_folder_loads_every_toml_file(tmp_path: Path) -> None:
+    write(tmp_path, GOOD, "a.toml")
+    write(
+        tmp_path, '[[services]]\nid = "x"\nname = "X"\nurl_pattern = "^https://x/.*$"\n', "b.toml"
+    )
+    write(tmp_path, "ignored", "notes.txt")
+    assert len(load_registry([tmp_path])) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[[services]]\nname = "x"\nurl_pattern = "a"', "id"),
+        ('[[services]]\nid = "a b"\nname = "x"\nurl_pattern = "a"', "id"),
+        ('[[services]]\nid = "a"\nurl_pattern = "a"', "name"),
+        ('[[services]]\nid = "a"\nname = "x"', "url_pattern"),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_pattern = "("', "url_pattern"),
+        (
+            '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nurl_prefix = "https://a"',
+            "url_pattern",
+        ),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_prefix = "ftp://a"', "url_prefix"),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nenabled = "yes"', "enabled"),
+        (
+            '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nevaluation_order = true',
+            "evaluation_order",
+        ),
+        (
+            '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\n'
+            'release_attributes = ["bad name"]',
+            "release_attributes",
+        ),
+        (
+            '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nproxy_callback_pattern = "["',
+            "proxy_callback_pattern",
+        ),
+        (
+            '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nlogout_type = "carrier_pigeon"',
+            "logout_type",
+        ),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nlogout_url = "slo"', "logout_url"),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\ncolour = "red"', "colour"),
+        (
+            '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\n[services.access]\nroles = []',
+            "access",
+        ),
+        (
+            '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\n'
+            '[[services]]\nid = "a"\nname = "y"\nurl_pattern = "b"',
+            "id",
+        ),
+        ("services = 3", "services"),
+        ("[[services", "(file)"),
+    ],
+)
+def test_invalid_definitions_name_file_and_key(tmp_path: Path, text: str, key: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ServiceDefinitionError) as err:
+        load_registry([path])
+    assert err.value.key == key
+    assert str(path) in str(err.value)
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ServiceDefinitionError, match="no such file"):
+        load_registry([tmp_path / "nope"])
+
+
+def test_shipped_definitions_load() -> None:
+    root = Path(__file__).resolve().parents[2] / "config"
+    registry = load_registry([root / "services", root / "demo-services"])
+    assert {s.id for s in registry} == {"demo-ent", "demo-moodle"}

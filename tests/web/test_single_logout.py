@@ -1,0 +1,214 @@
+"""Back-channel single logout (CAS 3.0 2.3.3): the POST services receive at /logout."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from lxml import etree  # type: ignore[import-untyped]
+
+from cas_server.accounts.model import Account
+from tests.conftest import DATA, CasBrowser, make_account
+
+SAMLP2 = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML2 = "urn:oasis:names:tc:SAML:2.0:assertion"
+FAST = "https://slo.example.org/app"
+SLOW = "https://slow.example.org/app"
+SLEEP_SECONDS = 5.0
+WAIT_SECONDS = 5.0
+
+
+class LogoutEndpoint:
+    """A service's logout URL on 127.0.0.1: records each POSTed ``logoutRequest``."""
+
+    def __init__(self, sleep: float = 0.0) -> None:
+        self.received: list[str] = []
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode("utf-8"))
+                outer.received.extend(form.get("logoutRequest", []))
+                if sleep:
+                    outer.release.wait(sleep)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            block_on_close = False
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # the server gives up on the sleeping endpoint: a broken pipe here
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/logout"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = WAIT_SECONDS) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(self.received) >= count, f"{len(self.received)} logout request(s) received"
+        return list(self.received)
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def fast() -> Iterator[LogoutEndpoint]:
+    endpoint = LogoutEndpoint()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def slow() -> Iterator[LogoutEndpoint]:
+    endpoint = LogoutEndpoint(sleep=SLEEP_SECONDS)
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def app_overrides(
+    tmp_path: Path, fast: LogoutEndpoint, slow: LogoutEndpoint
+) -> dict[str, dict[str, Any]]:
+    services = tmp_path / "slo-services.toml"
+    services.write_text(
+        "[[services]]\n"
+        'id = "slo-fast"\n'
+        'name = "SLO recorder"\n'
+        "url_pattern = '^https://slo\\.example\\.org(/.*)?$'\n"
+        "evaluation_order = 100\n"
+        'release_attributes = ["uid"]\n'
+        f'logout_url = "{fast.url}"\n'
+        "\n"
+        "[[services]]\n"
+        'id = "slo-slow"\n'
+        'name = "SLO sleeper"\n'
+        "url_pattern = '^https://slow\\.example\\.org(/.*)?$'\n"
+        "evaluation_order = 101\n"
+        f'logout_url = "{slow.url}"\n',
+        encoding="utf-8",
+    )
+    # The default read timeout (2 s) stays: a synchronous POST would make /logout slow.
+    return {"services": {"paths": [str(DATA / "services.toml"), str(services)]}}
+
+
+def validate(client: FlaskClient, service: str, ticket: str) -> None:
+    response = client.get("/serviceValidate", query_string={"service": service, "ticket": ticket})
+    assert response.status_code == 200
+    assert b"<cas:authenticationSuccess>" in response.data, response.data
+
+
+def sso_ticket(client: FlaskClient, service: str) -> str:
+    response = client.get("/login", query_string={"service": service})
+    assert response.status_code == 302, response.status_code
+    return str(response.headers["Location"].split("ticket=", 1)[1])
+
+
+def parse(message: str) -> tuple[str, str]:
+    """(NameID, SessionIndex) of a LogoutRequest, after checking its shape."""
+    root = etree.fromstring(message.encode("utf-8"))
+    assert root.tag == f"{{{SAMLP2}}}LogoutRequest"
+    assert root.get("Version") == "2.0"
+    assert root.get("ID") and root.get("IssueInstant")
+    name_id = root.findtext(f"{{{SAML2}}}NameID")
+    session_index = root.findtext(f"{{{SAMLP2}}}SessionIndex")
+    assert name_id is not None and session_index is not None
+    return name_id, session_index
+
+
+def drain(app: Flask) -> None:
+    """Wait until every queued logout request has been sent (bounded by the timeouts)."""
+    app.extensions["cas"].single_logout.executor.shutdown(wait=True)
+
+
+def test_logout_notifies_the_service(
+    client: FlaskClient, alice: Account, browser: CasBrowser, fast: LogoutEndpoint
+) -> None:
+    ticket = browser.service_ticket(FAST)
+    validate(client, FAST, ticket)
+    assert fast.received == []
+
+    assert client.get("/logout").status_code == 200
+    [message] = fast.wait_for(1)
+    assert parse(message) == ("alice", ticket)
+
+
+def test_every_validated_ticket_of_the_session_is_notified(
+    app: Flask, client: FlaskClient, alice: Account, browser: CasBrowser, fast: LogoutEndpoint
+) -> None:
+    first = browser.service_ticket(FAST)
+    validate(client, FAST, first)
+    second = sso_ticket(client, FAST + "/other")
+    validate(client, FAST + "/other", second)
+
+    assert client.get("/logout").status_code == 200
+    fast.wait_for(2)
+    drain(app)
+    assert sorted(parse(m)[1] for m in fast.received) == sorted([first, second])
+
+
+def test_slow_service_does_not_delay_logout(
+    client: FlaskClient, alice: Account, browser: CasBrowser, slow: LogoutEndpoint
+) -> None:
+    ticket = browser.service_ticket(SLOW)
+    validate(client, SLOW, ticket)
+
+    started = time.monotonic()
+    response = client.get("/logout")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 1.0, elapsed  # the endpoint sleeps 5 s: the POST runs in the background
+    [message] = slow.wait_for(1)
+    assert parse(message) == ("alice", ticket)
+
+
+def test_unvalidated_ticket_is_not_notified(
+    app: Flask, client: FlaskClient, alice: Account, browser: CasBrowser, fast: LogoutEndpoint
+) -> None:
+    browser.service_ticket(FAST)  # never validated: the service has no session to end
+    assert client.get("/logout").status_code == 200
+    drain(app)
+    assert fast.received == []
+
+
+def test_logout_of_one_session_leaves_the_other(
+    app: Flask, client: FlaskClient, alice: Account, browser: CasBrowser, fast: LogoutEndpoint
+) -> None:
+    make_account(app, "bob", given_name="Bob")
+    other = CasBrowser(app.test_client())
+
+    ticket_a = browser.service_ticket(FAST)
+    validate(client, FAST, ticket_a)
+    ticket_b = other.service_ticket(FAST, username="bob")
+    validate(other.client, FAST, ticket_b)
+
+    assert client.get("/logout").status_code == 200
+    fast.wait_for(1)
+    drain(app)
+    assert [parse(m) for m in fast.received] == [("alice", ticket_a)]
+    # Bob's session lives on: single sign-on still works for him.
+    validate(other.client, FAST, sso_ticket(other.client, FAST))

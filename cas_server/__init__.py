@@ -23,8 +23,13 @@ def create_app(
     environ: Mapping[str, str] | None = None,
 ) -> Flask:
     """Build the server: configuration, stores, user sources, protocol core, blueprints."""
+    from .accounts.passwords import PasswordService
+    from .accounts.policies import load_policy
+    from .accounts.throttle import Limit, Throttle
     from .audit import AuditTrail
+    from .auth.hashing import hash_password, verify_password
     from .auth.local import LocalUserSource
+    from .charters import load_charters
     from .config import load_settings
     from .container import Container
     from .outgoing import HttpClient, SingleLogoutNotifier
@@ -33,6 +38,7 @@ def create_app(
     from .protocol.validation import TicketValidator
     from .service_definitions import load_registry
     from .storage.sql.accounts import SqlAccountRepository
+    from .storage.sql.counters import SqlCounterStore
     from .storage.sql.db import make_engine
     from .storage.sql.tickets import SqlTicketRegistry
     from .web import cas, i18n, security, theming, validate
@@ -74,6 +80,9 @@ def create_app(
     accounts = SqlAccountRepository(engine)
     http = HttpClient(settings.ca_bundle, settings.connect_timeout, settings.read_timeout)
     themes = Themes(settings.themes_dir, settings.default_theme)
+    policy = load_policy(settings.policies_dir, settings.password_policy)
+    counters = SqlCounterStore(engine)
+    login_limits = settings.login
     app.extensions["cas"] = Container(
         settings=settings,
         engine=engine,
@@ -90,6 +99,32 @@ def create_app(
         single_logout=SingleLogoutNotifier(http, settings.single_logout_workers),
         audit=AuditTrail(engine),
         themes=themes,
+        passwords=PasswordService(
+            policy,
+            accounts,
+            lambda password: hash_password(password, settings.bcrypt_cost),
+            verify_password,
+        ),
+        charters=load_charters(settings.charters_path),
+        counters=counters,
+        login_throttle=Throttle(
+            counters,
+            Limit(
+                login_limits.max_failures_per_login,
+                login_limits.failure_window,
+                login_limits.lock_seconds,
+            ),
+            "login",
+        ),
+        ip_throttle=Throttle(
+            counters,
+            Limit(
+                login_limits.max_failures_per_ip,
+                login_limits.failure_window,
+                login_limits.lock_seconds,
+            ),
+            "ip",
+        ),
     )
 
     theming.init_app(app, themes)

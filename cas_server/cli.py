@@ -11,6 +11,8 @@ from flask import Flask
 from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from .accounts.model import Profile, Status
+from .accounts.passwords import PasswordRejected
+from .accounts.policy import PasswordContext, Violation
 from .auth.hashing import hash_password
 from .container import container
 
@@ -32,6 +34,10 @@ def _parse_attributes(pairs: tuple[str, ...]) -> dict[str, list[str]]:
             raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--attribute")
         attributes[name.strip()].append(value)
     return dict(attributes)
+
+
+def _explain(violation: Violation) -> str:
+    return violation.message % dict(violation.params)
 
 
 @click.group("db", help="Database schema.")
@@ -97,9 +103,18 @@ def users_add(
     from .storage.sql.accounts import AccountExists
 
     c = container()
+    parsed_attributes = _parse_attributes(attributes)
     password_hash = None
     if not no_password:
-        password_hash = hash_password(_read_password(password_stdin), c.settings.bcrypt_cost)
+        password = _read_password(password_stdin)
+        context = PasswordContext(login=login, full_name=f"{given_name} {family_name}".strip())
+        violations = c.passwords.policy.check(password, context)
+        if violations:
+            reasons = "; ".join(_explain(v) for v in violations)
+            raise click.ClickException(
+                f"password refused by the {c.passwords.policy.name} policy: {reasons}"
+            )
+        password_hash = hash_password(password, c.settings.bcrypt_cost)
     born = birth_date.date() if hasattr(birth_date, "date") else None  # click gives a datetime
     try:
         account = c.accounts.create(
@@ -115,7 +130,7 @@ def users_add(
             personnel_number=personnel_number,
             personal_email=personal_email,
             mobile=mobile,
-            attributes=_parse_attributes(attributes),
+            attributes=parsed_attributes,
             roles=roles,
         )
     except AccountExists as exc:
@@ -137,9 +152,13 @@ def users_set_password(login: str, password_stdin: bool, must_change: bool) -> N
     if account is None:
         raise click.ClickException(f"no account {login!r}")
     password = _read_password(password_stdin)
-    c.accounts.set_password(
-        account.uuid, hash_password(password, c.settings.bcrypt_cost), must_change=must_change
-    )
+    try:
+        c.passwords.set_password(account, password, must_change=must_change)
+    except PasswordRejected as exc:
+        reasons = "; ".join(_explain(v) for v in exc.violations)
+        raise click.ClickException(
+            f"password refused by the {c.passwords.policy.name} policy: {reasons}"
+        ) from exc
     c.audit.record(
         "password_set", "success", account_uuid=account.uuid, login=account.login, actor="cli"
     )

@@ -23,7 +23,13 @@ DEFAULT_SECRET = "insecure-default-change-me"  # noqa: S105 - the value we refus
 MODES = ("production", "demo", "debug", "test")
 ENV_ALIASES = {"CAS_SECRET_KEY": ("server", "secret_key"), "CAS_DATABASE_URL": ("database", "url")}
 # Keys whose relative values are paths, resolved against the file that set them.
-PATH_KEYS = {("server", "themes_dir"), ("services", "paths"), ("http", "ca_bundle")}
+PATH_KEYS = {
+    ("server", "themes_dir"),
+    ("services", "paths"),
+    ("http", "ca_bundle"),
+    ("passwords", "policies_dir"),
+    ("charters", "path"),
+}
 
 
 class ConfigError(ValueError):
@@ -126,6 +132,17 @@ def load_raw(
 
 
 @dataclass(frozen=True)
+class LoginSettings:
+    public_idle_timeout: float
+    private_idle_timeout: float
+    remember_me: bool
+    max_failures_per_login: int
+    max_failures_per_ip: int
+    failure_window: float
+    lock_seconds: float
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str
     secret_key: str
@@ -148,6 +165,10 @@ class Settings:
     read_timeout: float
     single_logout_workers: int
     service_paths: tuple[Path, ...]
+    password_policy: str
+    policies_dir: Path
+    charters_path: Path | None
+    login: LoginSettings
     raw: Mapping[str, Mapping[str, Any]]
 
     @property
@@ -246,5 +267,17 @@ def load_settings(
         read_timeout=_positive(data, "http", "read_timeout"),
         single_logout_workers=int(_positive(data, "http", "single_logout_workers")),
         service_paths=tuple(Path(p) for p in _get(data, "services", "paths", list)),
+        password_policy=_get(data, "passwords", "policy", str),
+        policies_dir=Path(_get(data, "passwords", "policies_dir", str)),
+        charters_path=Path(charters) if (charters := _get(data, "charters", "path", str)) else None,
+        login=LoginSettings(
+            public_idle_timeout=_positive(data, "login", "public_idle_timeout"),
+            private_idle_timeout=_positive(data, "login", "private_idle_timeout"),
+            remember_me=_get(data, "login", "remember_me", bool),
+            max_failures_per_login=int(_positive(data, "login", "max_failures_per_login")),
+            max_failures_per_ip=int(_positive(data, "login", "max_failures_per_ip")),
+            failure_window=_positive(data, "login", "failure_window_seconds"),
+            lock_seconds=_positive(data, "login", "lock_seconds"),
+        ),
         raw=data,
     )

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import Engine
 
+from .accounts.charter import Charter
+from .accounts.passwords import PasswordService
+from .accounts.throttle import CounterStore, Throttle
 from .audit import AuditTrail
 from .auth import UserSource
 from .config import Settings
@@ -34,6 +37,11 @@ class Container:
     single_logout: SingleLogoutNotifier
     audit: AuditTrail
     themes: Themes
+    passwords: PasswordService
+    charters: tuple[Charter, ...]
+    counters: CounterStore
+    login_throttle: Throttle
+    ip_throttle: Throttle
 
 
 def container() -> Container:

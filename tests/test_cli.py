@@ -40,7 +40,7 @@ def test_users_add_with_multivalued_attributes(app: Flask, runner: object) -> No
             "--role",
             "helpdesk",
         ],
-        input="S3cret-enough!\n",
+        input="S3cret-enough-and-long!\n",
     )
     assert result.exit_code == 0, result.output
     c = app.extensions["cas"]
@@ -48,8 +48,8 @@ def test_users_add_with_multivalued_attributes(app: Flask, runner: object) -> No
     assert account is not None
     assert account.attributes["memberOf"] == ("maths", "physique")
     assert account.roles == frozenset({"helpdesk"})
-    assert isinstance(c.user_source.authenticate("bob.martin", "S3cret-enough!"), Success)
-    again = runner.invoke(args=["users", "add", "bob.martin", "--password-stdin"], input="x\n")  # type: ignore[attr-defined]
+    assert isinstance(c.user_source.authenticate("bob.martin", "S3cret-enough-and-long!"), Success)
+    again = runner.invoke(args=["users", "add", "bob.martin", "--no-password"])  # type: ignore[attr-defined]
     assert again.exit_code != 0 and "already taken" in again.output
 
 
@@ -65,14 +65,16 @@ def test_users_add_rejects_bad_input(runner: object) -> None:
 
 
 def test_set_password(app: Flask, runner: object) -> None:
-    runner.invoke(args=["users", "add", "dan", "--password-stdin"], input="old-Password-1\n")  # type: ignore[attr-defined]
+    runner.invoke(
+        args=["users", "add", "dan", "--password-stdin"], input="old-Password-1-is-long\n"
+    )  # type: ignore[attr-defined]
     result = runner.invoke(  # type: ignore[attr-defined]
-        args=["users", "set-password", "dan", "--password-stdin"], input="new-Password-2\n"
+        args=["users", "set-password", "dan", "--password-stdin"], input="new-Password-2-is-long\n"
     )
     assert result.exit_code == 0, result.output
     source = app.extensions["cas"].user_source
-    assert isinstance(source.authenticate("dan", "new-Password-2"), Success)
-    assert not isinstance(source.authenticate("dan", "old-Password-1"), Success)
+    assert isinstance(source.authenticate("dan", "new-Password-2-is-long"), Success)
+    assert not isinstance(source.authenticate("dan", "old-Password-1-is-long"), Success)
     missing = runner.invoke(
         args=["users", "set-password", "nobody", "--password-stdin"], input="x\n"
     )  # type: ignore[attr-defined]

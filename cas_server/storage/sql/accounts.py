@@ -10,7 +10,7 @@ from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...accounts.model import Account, Profile, Source, Status, normalize_login
-from .models import AccountRoleRow, AccountRow, PasswordHistoryRow
+from .models import AccountRoleRow, AccountRow, CharterAcceptanceRow, PasswordHistoryRow
 
 
 def _to_account(row: AccountRow, roles: Iterable[str]) -> Account:
@@ -137,15 +137,20 @@ class SqlAccountRepository:
         assert account is not None
         return account
 
-    def set_password(
+    def store_password(
         self,
         uuid: str,
         password_hash: str,
         *,
         must_change: bool = False,
+        expires_at: datetime | None = None,
         now: datetime | None = None,
     ) -> None:
-        """Store a new password and keep the old hash in the history, together."""
+        """Store a new password and add it to the history, in one transaction.
+
+        Called by :class:`~cas_server.accounts.passwords.PasswordService`,
+        which checks the policy first.
+        """
         now = now or datetime.now(UTC)
         with Session(self.engine) as session, session.begin():
             row = session.get(AccountRow, uuid)
@@ -153,10 +158,61 @@ class SqlAccountRepository:
                 raise KeyError(uuid)
             row.password_hash = password_hash
             row.password_changed_at = now
+            row.password_expires_at = expires_at
             row.must_change_password = must_change
+            if row.status == "not_activated" and not must_change:
+                row.status = "active"
             row.modified_at = now
             session.add(
                 PasswordHistoryRow(account_uuid=uuid, password_hash=password_hash, created_at=now)
+            )
+
+    def password_history(self, uuid: str, limit: int) -> list[str]:
+        with Session(self.engine) as session:
+            return list(
+                session.scalars(
+                    select(PasswordHistoryRow.password_hash)
+                    .where(PasswordHistoryRow.account_uuid == uuid)
+                    .order_by(PasswordHistoryRow.created_at.desc(), PasswordHistoryRow.id.desc())
+                    .limit(limit)
+                )
+            )
+
+    def password_expires_at(self, uuid: str) -> datetime | None:
+        with Session(self.engine) as session:
+            return session.scalar(
+                select(AccountRow.password_expires_at).where(AccountRow.uuid == uuid)
+            )
+
+    def set_status(self, uuid: str, status: Status) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(AccountRow)
+                .where(AccountRow.uuid == uuid)
+                .values(status=status.value, modified_at=datetime.now(UTC))
+            )
+
+    def accepted_charter_version(self, uuid: str, charter_id: str) -> str | None:
+        with Session(self.engine) as session:
+            return session.scalar(
+                select(CharterAcceptanceRow.version)
+                .where(
+                    CharterAcceptanceRow.account_uuid == uuid,
+                    CharterAcceptanceRow.charter == charter_id,
+                )
+                .order_by(CharterAcceptanceRow.accepted_at.desc(), CharterAcceptanceRow.id.desc())
+                .limit(1)
+            )
+
+    def accept_charter(self, uuid: str, charter_id: str, version: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                CharterAcceptanceRow(
+                    account_uuid=uuid,
+                    charter=charter_id,
+                    version=version,
+                    accepted_at=datetime.now(UTC),
+                )
             )
 
     def set_attributes(self, uuid: str, attributes: Mapping[str, Iterable[str]]) -> None:

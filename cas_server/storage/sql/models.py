@@ -188,3 +188,36 @@ class TicketRow(Base):
     consumed: Mapped[bool] = mapped_column(Boolean, default=False)
     logout_url: Mapped[str | None] = mapped_column(Text)
     slo_ticket: Mapped[str | None] = mapped_column(String(64))
+
+
+class ThrottleCounterRow(Base):
+    """Failures counted per key (login, IP, account…) and the lock they caused."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[float] = mapped_column(Double)
+    locked_until: Mapped[float | None] = mapped_column(Double)
+
+
+class OneTimeTokenRow(Base):
+    """Mailed links, SMS and e-mail codes, activation codes: only their hash is kept (T4).
+
+    ``used_at`` makes them single use with one conditional UPDATE; ``attempts``
+    bounds the guesses at a short code (T9).
+    """
+
+    __tablename__ = "one_time_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the secret
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double, index=True)
+    used_at: Mapped[float | None] = mapped_column(Double)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    destination: Mapped[str | None] = mapped_column(String(320))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,86 @@
+"""Every password write goes through here: change, reset, activation, admin set (T18).
+
+The policy (history included) is checked in one place, so no path can skip
+it, and the new hash joins the history in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from .model import Account
+from .policy import NotInHistory, PasswordContext, PasswordPolicy, Violation
+
+
+class PasswordStore(Protocol):
+    def password_history(self, uuid: str, limit: int) -> list[str]:
+        """Former password hashes of the account, newest first."""
+        ...
+
+    def store_password(
+        self,
+        uuid: str,
+        password_hash: str,
+        *,
+        must_change: bool,
+        expires_at: datetime | None,
+    ) -> None:
+        """Set the password and add its hash to the history, atomically."""
+        ...
+
+
+class PasswordRejected(ValueError):
+    def __init__(self, violations: list[Violation]) -> None:
+        super().__init__(", ".join(v.rule for v in violations))
+        self.violations = violations
+
+
+class PasswordService:
+    def __init__(
+        self,
+        policy: PasswordPolicy,
+        store: PasswordStore,
+        hasher: Callable[[str], str],
+        verify: Callable[[str, str], bool],
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.hasher = hasher
+        self.verify = verify
+        self.history_depth = max(
+            (r.n for r in policy.rules if isinstance(r, NotInHistory)), default=0
+        )
+
+    def context(self, account: Account) -> PasswordContext:
+        history = (
+            self.store.password_history(account.uuid, self.history_depth)
+            if self.history_depth
+            else []
+        )
+        return PasswordContext(
+            login=account.login,
+            full_name=f"{account.given_name} {account.family_name}".strip(),
+            history=history,
+            verify=self.verify,
+        )
+
+    def check(self, account: Account, password: str) -> list[Violation]:
+        return self.policy.check(password, self.context(account))
+
+    def set_password(
+        self,
+        account: Account,
+        password: str,
+        *,
+        must_change: bool = False,
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Check the policy, then store; raises :class:`PasswordRejected` with every rule broken."""
+        violations = self.check(account, password)
+        if violations:
+            raise PasswordRejected(violations)
+        self.store.store_password(
+            account.uuid, self.hasher(password), must_change=must_change, expires_at=expires_at
+        )

@@ -10,7 +10,7 @@ PORT ?= 8080
 DEMO_CLIENT_PORT ?= 8081
 DEMO_CONFIG := config/demo.toml
 
-.PHONY: install translations run demo-db test lint format pytest clean catalog
+.PHONY: install translations run demo-db test lint format pytest clean catalog browser-deps
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ run: demo-db
 	CAS_URL=http://127.0.0.1:$(PORT) $(BIN)/python scripts/demo_client.py --port $(DEMO_CLIENT_PORT) & \
 	CAS_SERVER_CONFIG=$(DEMO_CONFIG) GUNICORN_BIND=127.0.0.1:$(PORT) GUNICORN_WORKERS=2 \
 	  $(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
+
+# Chromium and axe-core for tests/browser (Debian packages need root).
+browser-deps:
+	bash scripts/install-test-servers.sh
 
 lint: install
 	$(BIN)/ruff check .

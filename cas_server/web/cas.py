@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, make_response, redirect, request, session
+from flask import Blueprint, current_app, make_response, redirect, request, session
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -146,8 +146,14 @@ def _login_form(
         method=params.method,
         username=username,
         error=error,
-        links=[],
+        links=login_links(),
     )
+
+
+def login_links() -> list[tuple[str, str]]:
+    """Links under the form ("Mot de passe oublié ?"…), given by the modules that serve them."""
+    providers = current_app.extensions.get("cas_login_links", [])
+    return [link for provider in providers for link in provider()]
 
 
 def _resolve_service(params: LoginRequest) -> RegisteredService | None:

@@ -1,0 +1,89 @@
+// Live checklist of the password policy, computed from the same rule list the
+// server enforces (it stays authoritative: history and blocklist are checked
+// only there). Progressive enhancement: without script the list is static.
+(function () {
+  "use strict";
+
+  function charClass(ch) {
+    if (/\p{Nd}/u.test(ch)) return "digit";
+    if (/\p{L}/u.test(ch)) {
+      if (/\p{Lu}/u.test(ch)) return "upper";
+      return "lower";
+    }
+    return "special";
+  }
+
+  function fold(text) {
+    return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+  }
+
+  var checks = {
+    min_length: function (pw, p) { return Array.from(pw).length >= p.n; },
+    max_length: function (pw, p) { return Array.from(pw).length <= p.n; },
+    classes_k_of_n: function (pw, p) {
+      var seen = {};
+      Array.from(pw).forEach(function (ch) { seen[charClass(ch)] = true; });
+      return Object.keys(seen).length >= p.k;
+    },
+    forbidden_characters: function (pw, p) {
+      return !Array.from(pw).some(function (ch) {
+        return (p.whitespace && /\s/u.test(ch)) || (p.chars || "").indexOf(ch) >= 0;
+      });
+    },
+    not_login: function (pw, p, ctx) {
+      var login = (ctx.login || "").toLowerCase();
+      return login.length < 3 || pw.toLowerCase().indexOf(login) < 0;
+    },
+    name_run: function (pw, p, ctx) {
+      var text = fold(pw);
+      var parts = fold(ctx.fullName || "").replace(/-/g, " ").split(/\s+/);
+      return !parts.some(function (part) {
+        for (var i = 0; i + p.n < part.length; i++) {
+          if (text.indexOf(part.substr(i, p.n + 1)) >= 0) return true;
+        }
+        return false;
+      });
+    }
+  };
+
+  function classCheck(cls) {
+    return function (pw, p) {
+      return Array.from(pw).filter(function (ch) { return charClass(ch) === cls; }).length >= p.n;
+    };
+  }
+  ["lower", "upper", "digit", "special"].forEach(function (cls) {
+    checks["class_" + cls] = classCheck(cls);
+  });
+
+  function setUp(list) {
+    var form = list.closest("form");
+    if (!form) return;
+    var input = form.querySelector("input[name=new_password]");
+    if (!input) return;
+    var rules = JSON.parse(list.getAttribute("data-policy"));
+    var summary = form.querySelector("[data-policy-summary]");
+    var ctx = { login: input.getAttribute("data-login"), fullName: input.getAttribute("data-full-name") };
+    var okText = list.getAttribute("data-ok") || "✓";
+    function update() {
+      var pw = input.value.normalize("NFC");
+      var met = 0, total = 0;
+      rules.forEach(function (rule) {
+        var item = list.querySelector('[data-rule="' + rule.rule + '"]');
+        var check = checks[rule.rule];
+        if (!item || !rule.client || !check) return;
+        total += 1;
+        var ok = pw.length > 0 && check(pw, rule.params, ctx);
+        if (ok) met += 1;
+        item.classList.toggle("is-met", ok);
+        item.classList.toggle("is-broken", pw.length > 0 && !ok);
+      });
+      if (summary) summary.textContent = met + " / " + total;
+    }
+    input.addEventListener("input", update);
+    update();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".policy-checklist[data-policy]").forEach(setUp);
+  });
+})();

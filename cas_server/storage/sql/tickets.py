@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, case, delete, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from ...protocol.tickets import (
     PROXY_GRANTING_TICKET,
@@ -29,6 +41,45 @@ S = T.alias("session")
 class SqlTicketRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Hot-path statements are built once: building one per call costs
+        # more than running it.
+        now: BindParameter[float] = bindparam("now")
+        self._insert = insert(T)
+        self._touch = (
+            update(T)
+            .where(
+                c.id == bindparam("digest"),
+                c.kind == TICKET_GRANTING_TICKET,
+                c.expires_at > now,
+                c.last_used_at + c.idle_timeout > now,
+            )
+            .values(last_used_at=now)
+            .returning(c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at)
+        )
+        self._consume = (
+            update(T)
+            .where(
+                c.id == bindparam("digest"),
+                c.kind.in_((SERVICE_TICKET, PROXY_TICKET)),
+                c.consumed.is_(False),
+            )
+            # The plain ticket is kept only once used, only for single logout.
+            .values(
+                consumed=True,
+                slo_ticket=case((c.logout_url.is_not(None), bindparam("plain")), else_=None),
+            )
+            .returning(
+                c.tgt_id,
+                c.service,
+                c.service_id,
+                c.authentication,
+                c.proxies,
+                c.from_new_login,
+                c.created_at,
+                c.expires_at,
+                c.logout_url,
+            )
+        )
 
     # --- ticket-granting tickets -------------------------------------------------
 
@@ -85,20 +136,11 @@ class SqlTicketRegistry:
     ) -> ServiceTicket | None:
         with self.engine.begin() as conn:
             # The write comes first: it takes the lock, and touches the session.
-            row = conn.execute(
-                update(T)
-                .where(c.id == ticket_digest(tgt_id), self._alive(now))
-                .values(last_used_at=now)
-                .returning(
-                    c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at
-                )
-            ).first()
+            row = conn.execute(self._touch, {"digest": ticket_digest(tgt_id), "now": now}).first()
             if row is None:
                 return None
             ticket = build(self._tgt(tgt_id, row))
-            conn.execute(
-                insert(T).values(**self._service_ticket_values(ticket, row.authentication))
-            )
+            conn.execute(self._insert, self._service_ticket_values(ticket, row.authentication))
             return ticket
 
     # --- service and proxy tickets -----------------------------------------------
@@ -124,34 +166,12 @@ class SqlTicketRegistry:
 
     def add_service_ticket(self, ticket: ServiceTicket) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(T).values(**self._service_ticket_values(ticket)))
+            conn.execute(self._insert, self._service_ticket_values(ticket))
 
     def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:
-        digest = ticket_digest(ticket_id)
         with self.engine.begin() as conn:
             row = conn.execute(
-                update(T)
-                .where(
-                    c.id == digest,
-                    c.kind.in_((SERVICE_TICKET, PROXY_TICKET)),
-                    c.consumed.is_(False),
-                )
-                # The plain ticket is kept only once used, only for single logout.
-                .values(
-                    consumed=True,
-                    slo_ticket=case((c.logout_url.is_not(None), ticket_id), else_=None),
-                )
-                .returning(
-                    c.tgt_id,
-                    c.service,
-                    c.service_id,
-                    c.authentication,
-                    c.proxies,
-                    c.from_new_login,
-                    c.created_at,
-                    c.expires_at,
-                    c.logout_url,
-                )
+                self._consume, {"digest": ticket_digest(ticket_id), "plain": ticket_id}
             ).first()
         if row is None:
             return None

@@ -41,7 +41,7 @@ def create_app(
     from .storage.sql.counters import SqlCounterStore
     from .storage.sql.db import make_engine
     from .storage.sql.tickets import SqlTicketRegistry
-    from .web import cas, i18n, security, theming, validate
+    from .web import cas, i18n, login_flow, security, theming, validate
     from .web.theming import Themes
 
     settings = load_settings(config_path, environ, overrides)
@@ -131,6 +131,7 @@ def create_app(
     i18n.init_app(app)
     security.init_app(app)
     app.register_blueprint(cas.bp)
+    app.register_blueprint(login_flow.bp)
     app.register_blueprint(validate.bp)
 
     @app.get("/")

@@ -30,7 +30,7 @@ def run(*args: str) -> None:
 def main() -> int:
     pot = TRANSLATIONS / "messages.pot"
     run("extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "--no-location", "-o", str(pot), ".")
-    run("update", "-N", "--no-location", "-i", str(pot), "-d", str(TRANSLATIONS))
+    run("update", "-N", "-i", str(pot), "-d", str(TRANSLATIONS))
     extra: dict[str, str] = {}
     for path in sorted((TRANSLATIONS / "fr").glob("*.json")):
         extra.update(json.loads(path.read_text(encoding="utf-8")))

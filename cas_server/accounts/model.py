@@ -71,6 +71,8 @@ class Account:
     created_at: datetime | None = None
     modified_at: datetime | None = None
     last_login_at: datetime | None = None
+    password_changed_at: datetime | None = None
+    password_expires_at: datetime | None = None
 
     @property
     def display_name(self) -> str:

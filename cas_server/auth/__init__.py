@@ -15,6 +15,7 @@ class Failure(StrEnum):
     LOCKED = "locked"
     DISABLED = "disabled"
     NOT_ACTIVATED = "not_activated"
+    EXPIRED = "expired"  # a temporary password past its expiry
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from ..accounts.model import MAX_LOGIN_LENGTH, Status
 from ..accounts.ports import AccountRepository
 from . import AuthResult, Failure, Rejected, Success
@@ -34,4 +36,7 @@ class LocalUserSource:
             return Rejected(Failure.DISABLED, account)
         if account.status is Status.NOT_ACTIVATED:
             return Rejected(Failure.NOT_ACTIVATED, account)
+        expires = account.password_expires_at
+        if expires is not None and expires <= datetime.now(UTC):
+            return Rejected(Failure.EXPIRED, account)
         return Success(account, must_change_password=account.must_change_password)

@@ -29,7 +29,9 @@ def checklist(policy: PasswordPolicy | None = None) -> list[dict[str, Any]]:
     for rule in policy.describe():
         params = dict(rule["params"])
         text = gettext(rule["message"], **params)
-        items.append({"rule": rule["rule"], "text": str(text), "client": rule["client"], "params": params})
+        items.append(
+            {"rule": rule["rule"], "text": str(text), "client": rule["client"], "params": params}
+        )
     return items
 
 

@@ -67,6 +67,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
         f'url = "sqlite:///{base / "cas.sqlite3"}"\n'
         "[passwords]\n"
         "bcrypt_cost = 4\n"
+        "[charters]\n"
+        'path = ""\n'
         "[http]\n"
         "connect_timeout = 2.0\n"
         "read_timeout = 2.0\n"

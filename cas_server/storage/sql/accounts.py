@@ -37,6 +37,8 @@ def _to_account(row: AccountRow, roles: Iterable[str]) -> Account:
         created_at=row.created_at,
         modified_at=row.modified_at,
         last_login_at=row.last_login_at,
+        password_changed_at=row.password_changed_at,
+        password_expires_at=row.password_expires_at,
     )
 
 

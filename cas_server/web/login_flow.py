@@ -1,0 +1,274 @@
+"""What happens between a correct password and the service: charter, forced change.
+
+After the password is verified, the sign-in waits in the (signed) Flask
+session as a :class:`PendingLogin` while the user accepts the charter (T23)
+or changes a password that must change; only then is the SSO session
+created and the ticket issued. Nobody reaches a service before that.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, make_response, redirect, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from ..accounts.charter import Charter, charter_for, needs_acceptance
+from ..accounts.model import Account
+from ..accounts.passwords import PasswordRejected
+from ..container import container
+from ..i18n import N_
+from ..protocol.errors import ServiceNotAuthorized
+from ..protocol.tickets import Principal
+from .login_support import (
+    WARN_COOKIE,
+    client_ip,
+    cookie_path,
+    cookie_secure,
+    redirect_to_service,
+    set_tgc,
+    unauthorized,
+)
+from .passwords import password_form_context, read_new_password
+from .security import error_page
+from .theming import render_page, use_service_theme
+
+bp = Blueprint("login_flow", __name__, url_prefix="/login")
+
+PENDING_KEY = "pending_login"
+PENDING_LIFETIME = 600  # seconds to read the charter or choose a password
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    uuid: str
+    service: str | None
+    method: str | None
+    warn: bool
+    public: bool
+    remember: bool
+    started: float
+
+    def save(self) -> None:
+        session[PENDING_KEY] = asdict(self)
+
+    @classmethod
+    def load(cls) -> PendingLogin | None:
+        raw = session.get(PENDING_KEY)
+        if not isinstance(raw, dict):
+            return None
+        try:
+            pending = cls(**raw)
+        except TypeError:
+            return None
+        return pending if time.time() - pending.started < PENDING_LIFETIME else None
+
+
+def _charter(account: Account) -> Charter | None:
+    c = container()
+    charter = charter_for(c.charters, account.profile.value)
+    accepted = c.accounts.accepted_charter_version(account.uuid, charter.id) if charter else None
+    return charter if needs_acceptance(charter, accepted) else None
+
+
+def _password_reason(account: Account) -> str | None:
+    """Why the password must change now, or None."""
+    if account.password_expires_at is not None:
+        return "temporary"
+    if account.must_change_password:
+        return "initial" if account.last_login_at is None else "forced"
+    max_age = container().settings.raw["passwords"].get("max_age_days", 0)
+    changed = account.password_changed_at
+    if max_age and changed is not None and datetime.now(UTC) - changed > timedelta(days=max_age):
+        return "expired"
+    return None
+
+
+def continue_login(pending: PendingLogin) -> Response:
+    """The next step of a sign-in, or its end: the session and the way back to the service."""
+    account = container().accounts.get(pending.uuid)
+    if account is None:
+        session.pop(PENDING_KEY, None)
+        return make_response(*error_page(400))
+    if _charter(account) is not None:
+        pending.save()
+        return redirect(url_for("login_flow.charter"), code=303)
+    if _password_reason(account) is not None:
+        pending.save()
+        return redirect(url_for("login_flow.change_password"), code=303)
+    return finish_login(pending, account)
+
+
+def finish_login(pending: PendingLogin, account: Account) -> Response:
+    c = container()
+    old = request.cookies.get(c.settings.tgc_name)
+    if old:
+        end_browser_session(old)
+    limits = c.settings.login
+    remember = pending.remember and limits.remember_me
+    idle = limits.public_idle_timeout if pending.public else limits.private_idle_timeout
+    principal = Principal(account.login, account.principal_attributes())
+    tgt = c.login.create_session(principal, long_term=remember, idle_timeout=idle)
+    c.accounts.record_login(account.uuid, datetime.now(UTC))
+    c.audit.record(
+        "login",
+        "success",
+        account_uuid=account.uuid,
+        login=account.login,
+        ip=client_ip(),
+        details={"computer": "public" if pending.public else "private", "remember": remember},
+    )
+    # A new session id at sign-in: no fixation of the Flask session / CSRF token.
+    session.clear()
+
+    response: Response
+    if pending.service:
+        try:
+            registered = c.login.authorize_service(pending.service)
+            use_service_theme(registered.theme)
+            ticket = c.login.grant_after_login(tgt, pending.service, registered)
+        except ServiceNotAuthorized as exc:
+            response = make_response(*unauthorized(exc))
+        else:
+            response = redirect_to_service(ticket, pending.method)
+    else:
+        response = make_response(
+            *render_page("logged_in.html", display_name=account.display_name, login=account.login)
+        )
+    set_tgc(response, tgt)
+    if pending.warn:
+        response.set_cookie(
+            WARN_COOKIE,
+            "1",
+            path=cookie_path(),
+            secure=cookie_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def end_browser_session(tgt_id: str) -> None:
+    """End an SSO session and tell its services (back-channel single logout)."""
+    c = container()
+    tgt = c.login.current_session(tgt_id)
+    targets = c.login.end_session(tgt_id)
+    if tgt is not None:
+        principal = tgt.authentication.principal.id
+        c.single_logout.notify(targets, principal, c.clock.now())
+        c.audit.record("logout", "success", login=principal, ip=client_ip())
+
+
+def _pending_or_expired() -> tuple[PendingLogin, Account] | Response:
+    pending = PendingLogin.load()
+    account = container().accounts.get(pending.uuid) if pending else None
+    if pending is None or account is None:
+        session.pop(PENDING_KEY, None)
+        return make_response(
+            *error_page(
+                400,
+                _("Sign-in expired"),
+                _("This step of your sign-in has expired. Please sign in again."),
+            )
+        )
+    if pending.service:
+        registered = container().services.find_enabled(pending.service)
+        use_service_theme(registered.theme if registered else None)
+    return pending, account
+
+
+@bp.route("/charter", methods=["GET", "POST"])
+def charter() -> Response | tuple[str, int]:
+    state = _pending_or_expired()
+    if isinstance(state, Response):
+        return state
+    pending, account = state
+    current = _charter(account)
+    if current is None:
+        return continue_login(pending)
+    c = container()
+    if request.method == "POST":
+        choice = request.form.get("decision")
+        if choice == "accept":
+            c.accounts.accept_charter(account.uuid, current.id, current.version)
+            c.audit.record(
+                "charter_accept",
+                "success",
+                account_uuid=account.uuid,
+                login=account.login,
+                ip=client_ip(),
+                details={"charter": current.id, "version": current.version},
+            )
+            return continue_login(pending)
+        if choice == "refuse":
+            session.clear()
+            c.audit.record(
+                "charter_refuse",
+                "refused",
+                account_uuid=account.uuid,
+                login=account.login,
+                ip=client_ip(),
+                details={"charter": current.id, "version": current.version},
+            )
+            return make_response(*render_page("charter_refused.html", status=403))
+    language = str(get_locale() or c.settings.default_language)
+    return render_page(
+        "charter.html",
+        title=current.title(language),
+        paragraphs=current.paragraphs(language),
+        version=current.version,
+        error=_("Please accept or refuse the charter.") if request.method == "POST" else None,
+    )
+
+
+REASONS = {
+    "initial": N_("This is your first sign-in: please choose your own password."),
+    "temporary": N_("You signed in with a temporary password: please choose a new password now."),
+    "forced": N_("Your password must be changed before you continue."),
+    "expired": N_("Your password has expired: please choose a new one."),
+}
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password() -> Response | tuple[str, int]:
+    state = _pending_or_expired()
+    if isinstance(state, Response):
+        return state
+    pending, account = state
+    reason = _password_reason(account)
+    if reason is None:
+        return continue_login(pending)
+    context: dict[str, Any] = password_form_context()
+    status = 200
+    if request.method == "POST":
+        new, matches = read_new_password(request.form)
+        if not matches:
+            context, status = password_form_context(mismatch=True), 400
+        else:
+            try:
+                container().passwords.set_password(account, new)
+            except PasswordRejected as exc:
+                context, status = password_form_context(exc.violations), 400
+            else:
+                container().audit.record(
+                    "password_change",
+                    "success",
+                    account_uuid=account.uuid,
+                    login=account.login,
+                    ip=client_ip(),
+                    details={"reason": reason, "during": "login"},
+                )
+                return continue_login(pending)
+    return render_page(
+        "change_password.html",
+        status=status,
+        reason=_(REASONS[reason]),
+        login=account.login,
+        full_name=account.display_name,
+        **context,
+    )

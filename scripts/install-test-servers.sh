@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs what the test suite drives from outside Python: one function per
+# component, each skipping what is already there, so running it again is quick
+# (a second run does nothing and touches no network).
+#
+#   bash scripts/install-test-servers.sh            # everything
+#   bash scripts/install-test-servers.sh chromium   # some components only
+#
+# Debian packages need root (CI runs as root); as another user the script
+# says what is missing and goes on, and the tests that need it skip
+# (or fail when CI is set).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+AXE_CORE_VERSION=4.14.1        # pinned: `npm view axe-core version`
+CACHE_DIR=.cache
+
+APT_UPDATED=0
+
+log() { printf '[install-test-servers] %s\n' "$*"; }
+
+# apt_install PACKAGE...: installs Debian packages (one `apt-get update` per run).
+apt_install() {
+    if [ "$(id -u)" != 0 ]; then
+        log "not root: cannot install $*; install them with apt-get as root"
+        return 0
+    fi
+    if [ "$APT_UPDATED" = 0 ]; then
+        apt-get update -q
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+# Headless browser for tests/browser (driven by Playwright; never `playwright install`).
+install_chromium() {
+    if command -v chromium >/dev/null 2>&1; then
+        log "chromium: present ($(command -v chromium))"
+        return 0
+    fi
+    log "chromium: installing"
+    apt_install chromium
+}
+
+# axe-core, the accessibility rules engine injected into pages by tests/browser.
+install_axe_core() {
+    local js="$CACHE_DIR/axe-core/node_modules/axe-core/axe.min.js"
+    local pkg="$CACHE_DIR/axe-core/node_modules/axe-core/package.json"
+    if [ -f "$js" ] && grep -q "\"version\": \"$AXE_CORE_VERSION\"" "$pkg" 2>/dev/null; then
+        log "axe-core: present ($AXE_CORE_VERSION)"
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        log "axe-core: npm missing, installing it"
+        apt_install npm
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        log "axe-core: npm not available, skipped"
+        return 0
+    fi
+    log "axe-core: installing $AXE_CORE_VERSION into $CACHE_DIR/axe-core"
+    mkdir -p "$CACHE_DIR/axe-core"
+    npm install --no-audit --no-fund --loglevel=error --prefix "$CACHE_DIR/axe-core" \
+        "axe-core@$AXE_CORE_VERSION"
+}
+
+# Later components (slapd, redis, postgres…) get their own install_<name>
+# function and an entry in ALL below.
+ALL=(chromium axe_core)
+
+main() {
+    local components=("$@")
+    if [ "${#components[@]}" = 0 ]; then
+        components=("${ALL[@]}")
+    fi
+    local c
+    for c in "${components[@]}"; do
+        "install_${c//-/_}"
+    done
+}
+
+main "$@"

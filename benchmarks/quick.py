@@ -34,7 +34,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wrk(url: str, seconds: int, script: str, env: dict[str, str], threads: int = 2) -> dict[str, str]:
+def wrk(
+    url: str, seconds: int, script: str, env: dict[str, str], threads: int = 2
+) -> dict[str, str]:
     out = subprocess.run(
         ["wrk", f"-t{threads}", "-c16", f"-d{seconds}s", "--latency", "-s", script, url],
         env={**os.environ, **env, "WRK_THREADS": str(threads)},
@@ -92,8 +94,14 @@ def main() -> None:
     store = SqlTicketRegistry(engine)
     now = time.time()
     auth = Authentication(
-        Principal("alice", {"uid": ("alice",), "mail": ("alice@example.org",),
-                            "eduPersonAffiliation": ("student", "member")}),
+        Principal(
+            "alice",
+            {
+                "uid": ("alice",),
+                "mail": ("alice@example.org",),
+                "eduPersonAffiliation": ("student", "member"),
+            },
+        ),
         now,
     )
     tgt = TicketGrantingTicket(new_ticket_id("TGT"), auth, now, now + 36000, 36000, now)
@@ -101,7 +109,9 @@ def main() -> None:
     service = "https://bench.example.org/app"
     lines = []
     for _ in range(args.tickets):
-        st = ServiceTicket(new_ticket_id("ST"), service, "bench", tgt.id, auth, True, now, now + 3600)
+        st = ServiceTicket(
+            new_ticket_id("ST"), service, "bench", tgt.id, auth, True, now, now + 3600
+        )
         store.add_service_ticket(st)
         lines.append(f"{st.id} {quote(service, safe='')}")
     tickets_file = work / "tickets.txt"
@@ -109,11 +119,19 @@ def main() -> None:
     engine.dispose()
 
     port = free_port()
-    env = {**os.environ, "CAS_SERVER_CONFIG": str(config), "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "GUNICORN_WORKERS": "2", "GUNICORN_ACCESSLOG": "/dev/null"}
+    env = {
+        **os.environ,
+        "CAS_SERVER_CONFIG": str(config),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_ACCESSLOG": "/dev/null",
+    }
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -126,15 +144,23 @@ def main() -> None:
         here = str(Path(__file__).parent)
         results = {
             "p3/serviceValidate (fresh ticket each)": wrk(
-                base, args.seconds, f"{here}/tickets.lua",
+                base,
+                args.seconds,
+                f"{here}/tickets.lua",
                 {"TICKETS_FILE": str(tickets_file), "VALIDATE_PATH": "/p3/serviceValidate"},
             ),
             "SSO ticket issue (/login?service= with TGC)": wrk(
-                base, args.seconds, f"{here}/sso.lua",
-                {"TGC_COOKIE": f"TGC={tgt.id}", "SSO_PATH": "/login?service=" + quote(service, safe="")},
+                base,
+                args.seconds,
+                f"{here}/sso.lua",
+                {
+                    "TGC_COOKIE": f"TGC={tgt.id}",
+                    "SSO_PATH": "/login?service=" + quote(service, safe=""),
+                },
             ),
-            "login page GET": wrk(base, args.seconds, f"{here}/sso.lua",
-                                  {"TGC_COOKIE": "x=1", "SSO_PATH": "/login"}),
+            "login page GET": wrk(
+                base, args.seconds, f"{here}/sso.lua", {"TGC_COOKIE": "x=1", "SSO_PATH": "/login"}
+            ),
         }
     finally:
         server.send_signal(signal.SIGTERM)

@@ -41,7 +41,7 @@ def create_app(
     from .storage.sql.counters import SqlCounterStore
     from .storage.sql.db import make_engine
     from .storage.sql.tickets import SqlTicketRegistry
-    from .web import cas, i18n, login_flow, security, theming, validate
+    from .web import cas, console_auth, i18n, login_flow, security, theming, validate
     from .web.theming import Themes
 
     settings = load_settings(config_path, environ, overrides)
@@ -75,7 +75,7 @@ def create_app(
         settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
     )
     clock = SystemClock()
-    registry = load_registry(settings.service_paths)
+    registry = load_registry(settings.service_paths, [console_auth.internal_service(settings)])
     tickets = SqlTicketRegistry(engine)
     accounts = SqlAccountRepository(engine)
     http = HttpClient(settings.ca_bundle, settings.connect_timeout, settings.read_timeout)
@@ -132,6 +132,7 @@ def create_app(
     security.init_app(app)
     app.register_blueprint(cas.bp)
     app.register_blueprint(login_flow.bp)
+    console_auth.init_app(app)
     app.register_blueprint(validate.bp)
 
     @app.get("/")

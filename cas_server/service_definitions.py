@@ -62,9 +62,12 @@ def service_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_registry(paths: Iterable[Path]) -> ServiceRegistry:
-    services: list[RegisteredService] = []
-    seen: dict[str, str] = {}
+def load_registry(
+    paths: Iterable[Path], internal: Iterable[RegisteredService] = ()
+) -> ServiceRegistry:
+    """Every service in the files, plus the server's own pages (``internal``)."""
+    services: list[RegisteredService] = list(internal)
+    seen: dict[str, str] = {s.id: "(built in)" for s in services}
     for file in service_files(paths):
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))

@@ -1,0 +1,105 @@
+"""Operations endpoints and hooks: /health, /metrics, request ids, request metrics.
+
+``/health`` tells anonymous callers only ``{"status": "ok"|"degraded"}``
+(HTTP 200 or 503, for load balancers); with the configured bearer token it
+also gives each check (database, Redis, LDAP) with its latency and error
+class. The metrics page may require its own token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy import text
+
+from .. import metrics
+from ..container import container
+from ..infra import Infrastructure
+from ..logs import REQUEST_ID_HEADER, configure_logging, new_request_id
+
+log = logging.getLogger(__name__)
+
+
+def _authorized(token: str) -> bool:
+    if not token:
+        return False
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
+
+
+def _check(probe: Callable[[], Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        probe()
+    except Exception as exc:  # a health check reports every failure, whatever it is
+        log.warning("health check failed: %s", exc.__class__.__name__)
+        return {"ok": False, "ms": _ms(started), "error": exc.__class__.__name__}
+    return {"ok": True, "ms": _ms(started)}
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _ping_database() -> None:
+    with container().engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def _infra() -> Infrastructure:
+    infra = container().infra
+    assert infra is not None
+    return infra
+
+
+def health() -> tuple[Response, int]:
+    infra = _infra()
+    checks = {"database": _check(_ping_database)}
+    if infra.redis is not None:
+        checks["redis"] = _check(infra.redis.ping)
+    if infra.ldap is not None:
+        checks["ldap"] = _check(infra.ldap.ping)
+    ok = all(c["ok"] for c in checks.values())
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
+    if _authorized(infra.settings.ops.health_token):
+        body["checks"] = checks
+    return jsonify(body), 200 if ok else 503
+
+
+def metrics_page() -> Response | tuple[str, int]:
+    token = _infra().settings.ops.metrics_token
+    if token and not _authorized(token):
+        return "unauthorized\n", 401
+    body, content_type = metrics.render()
+    return Response(body, content_type=content_type)
+
+
+def _start() -> None:
+    g.request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or new_request_id(None)
+    started = g.get("started")
+    endpoint = request.endpoint or "unknown"
+    if started is not None and endpoint != "theme_static":
+        metrics.HTTP_SECONDS.labels(endpoint, request.method).observe(time.perf_counter() - started)
+        metrics.HTTP_RESPONSES.labels(endpoint, str(response.status_code)).inc()
+    return response
+
+
+def init_app(app: Flask, infra: Infrastructure) -> None:
+    ops = infra.settings.ops
+    configure_logging(ops.log_format, ops.log_level)
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.add_url_rule(ops.health_path, "ops.health", health, methods=["GET"])
+    if ops.metrics_enabled:
+        app.add_url_rule(ops.metrics_path, "ops.metrics", metrics_page, methods=["GET"])

@@ -1,0 +1,159 @@
+"""/profile/links: link another account of the same person into this one
+("rapprochement de comptes", ENT Midi-Pyrénées), see the links, undo one.
+
+Proof of control of both accounts (SELF-SERVICE-RULES weak spot 9): this
+one by the live session, the other by its login and password, checked by
+the user source and throttled exactly like the sign-in form (the same
+per-login and per-address counters, so the form is no way around them).
+Links are stored in ``account_links`` by the console's storage (one level,
+each account linked once: primary = this account); both accounts get a
+mail and an audit event.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import abort, redirect, request, url_for
+from flask_babel import gettext as _
+
+from ...accounts.model import Account, normalize_login
+from ...auth import Failure, Rejected, Success, Unavailable
+from ...container import container
+from ...i18n import N_
+from ...storage.sql.console import ConsoleError
+from ..passwords import MAX_PASSWORD_FIELD
+from ..security import error_page
+from ..sesame.forms import Form, read_text
+from ..sesame.runtime import client_ip
+from . import bp
+from .runtime import account, audit, confirm, done, page, profile, signed_in, when
+
+
+def _enabled() -> None:
+    if not profile().settings.account_linking:
+        abort(404)
+
+
+def _page(who: Account, form: Form | None = None, status: int | None = None) -> Any:
+    details = profile().links.details(who.uuid)
+    return page(
+        "links",
+        form,
+        status,
+        links=details.links if details else [],
+        max_links=profile().settings.max_linked_accounts,
+    )
+
+
+@bp.get("/links")
+@signed_in
+def links() -> Any:
+    _enabled()
+    return _page(account())
+
+
+def _locked(until: float) -> str:
+    return str(
+        _(
+            "Too many failed attempts. For your security, sign-in is suspended until %(time)s.",
+            time=when(datetime.fromtimestamp(until, UTC)),
+        )
+    )
+
+
+def _prove(form: Form, login: str, password: str) -> tuple[Account | None, bool]:
+    """The other account, if this login and password open it; counted like a sign-in.
+
+    The flag says the login or the address is locked (the page answers 429).
+    """
+    c = container()
+    key = normalize_login(login)[:128]
+    ip = client_ip()
+    ts = time.time()
+    retry = c.login_throttle.retry_at(key, ts) or c.ip_throttle.retry_at(ip, ts)
+    if retry is not None:
+        form.errors.setdefault("other_login", _locked(retry))
+        return None, True
+    result = c.user_source.authenticate(login, password)
+    if isinstance(result, Unavailable):
+        abort(503)
+    if isinstance(result, Success):
+        c.login_throttle.success(key)
+        return result.account, False
+    assert isinstance(result, Rejected)
+    if result.reason is not Failure.INVALID_CREDENTIALS:
+        form.error("other_login", N_("This account cannot be linked: it is not active."))
+        return None, False
+    until = c.login_throttle.failure(key, ts) or c.ip_throttle.failure(ip, ts)
+    if until is not None:
+        c.audit.record("login_lock", "locked", login=key, ip=ip, details={"until": until})
+        form.errors.setdefault("other_login", _locked(until))
+        return None, True
+    form.error("other_login", N_("Invalid identifier or password."))
+    return None, False
+
+
+@bp.post("/links")
+@signed_in
+def links_submit() -> Any:
+    _enabled()
+    who = account()
+    p = profile()
+    form = Form()
+    login = read_text(form, "other_login", 128)
+    password = str(request.form.get("other_password", ""))
+    if not password:
+        form.error("other_password", N_("Enter the password of the other account."))
+    elif len(password) >= MAX_PASSWORD_FIELD:
+        form.error("other_password", N_("This password is too long."))
+    if not form.ok or login is None:
+        return _page(who, form)
+    details = p.links.details(who.uuid)
+    if details is not None and len(details.links) >= p.settings.max_linked_accounts:
+        form.error("other_login", N_("You cannot link more accounts to this one."))
+        return _page(who, form)
+    other, locked = _prove(form, login, password)
+    if other is None:
+        audit("link", "refused", who, other=normalize_login(login)[:128], reason="proof")
+        return _page(who, form, 429 if locked else None)
+    if other.uuid == who.uuid:
+        form.error("other_login", N_("This is the account you are signed in with."))
+        return _page(who, form)
+    try:
+        p.links.link(who.uuid, other.uuid, who.login)
+    except ConsoleError as exc:
+        form.error("other_login", exc.message, **exc.params)
+        audit("link", "refused", who, other=other.login, reason=exc.message)
+        return _page(who, form)
+    audit("link", "success", who, linked=other.login, role="primary")
+    audit("link", "success", other, actor=who, primary=who.login, role="linked")
+    confirm(who, "link", other_login=other.login)
+    if other.personal_email and other.personal_email != who.personal_email:
+        confirm(other, "linked_into", other_login=who.login)
+    return done("profile.links", "linked")
+
+
+@bp.get("/links/<uuid>/remove")
+@signed_in
+def unlink_page(uuid: str) -> Any:
+    return redirect(url_for("profile.links"), code=303)
+
+
+@bp.post("/links/<uuid>/remove")
+@signed_in
+def unlink(uuid: str) -> Any:
+    _enabled()
+    who = account()
+    c = container()
+    other = c.accounts.get(uuid) if len(uuid) <= 36 else None
+    if other is None or not profile().links.unlink(who.uuid, other.uuid):
+        return error_page(404, _("No such link"), _("These two accounts are not linked."))
+    audit("unlink", "success", who, other=other.login)
+    audit("unlink", "success", other, actor=who, other=who.login)
+    confirm(who, "unlink", other_login=other.login)
+    if other.personal_email and other.personal_email != who.personal_email:
+        confirm(other, "unlink", other_login=who.login)
+    return done("profile.links", "unlinked")

@@ -1,0 +1,112 @@
+"""/profile/password: change the password (oZe's "Changement de mot de passe").
+
+The current password, then the new one twice under the policy with the live
+checklist (T15); the history is checked by the PasswordService like on every
+write path (T18). Requires the live session and the current password (T22),
+whose wrong guesses are throttled per account. Afterwards: the account's
+outstanding links and codes are cancelled, optionally every SSO session ends
+(this browser gets a fresh one), a mail without any secret confirms (T11),
+and the audit trail records it (T25).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import make_response, request
+from werkzeug.wrappers import Response
+
+from ...accounts.model import Account
+from ...accounts.passwords import PasswordRejected
+from ...container import container
+from ...i18n import N_
+from ...protocol.tickets import Principal, TicketGrantingTicket
+from ..login_support import set_tgc
+from ..sesame.forms import Form, read_password
+from ..sesame.pages import password_fields
+from ..sesame.runtime import now, sesame
+from . import bp
+from .runtime import (
+    account,
+    audit,
+    check_current_password,
+    confirm,
+    done,
+    locked_page,
+    page,
+    profile,
+    read_current_password,
+    signed_in,
+)
+
+
+def _page(who: Account, form: Form | None = None, violations: Any = None) -> Any:
+    form = form or Form()
+    return page(
+        "password",
+        form,
+        login=who.login,
+        full_name=f"{who.given_name} {who.family_name}".strip(),
+        **password_fields(form, violations),
+    )
+
+
+@bp.get("/password")
+@signed_in
+def password() -> Any:
+    return _page(account())
+
+
+def renew_sessions(who: Account) -> tuple[int, TicketGrantingTicket | None]:
+    """Every SSO session of the account ends (its services are told); this browser's
+    is replaced by a new one with the same settings, so the user stays signed in here."""
+    c = container()
+    current = c.login.current_session(request.cookies.get(c.settings.tgc_name))
+    targets = c.login.end_sessions_of(who.login)
+    c.single_logout.notify(targets, who.login, c.clock.now())
+    if current is None:
+        return len(targets), None
+    fresh = c.login.create_session(
+        Principal(who.login, who.principal_attributes()),
+        long_term=current.authentication.long_term,
+        idle_timeout=current.idle_timeout,
+    )
+    return len(targets), fresh
+
+
+@bp.post("/password")
+@signed_in
+def password_submit() -> Any:
+    who = account()
+    c = container()
+    form = Form()
+    current = read_current_password(form)
+    new = read_password(form)
+    if current is None or new is None:
+        return _page(who, form)
+    check = check_current_password(form, who, current, "password")
+    if check.locked_until is not None:
+        return locked_page(check.locked_until)
+    if not check.right:
+        return _page(who, form)
+    if new == current:
+        form.error("new_password", N_("The new password must be different from the current one."))
+        return _page(who, form)
+    violations = c.passwords.check(who, new)
+    if violations:
+        audit("password", "rejected", who, rules=[v.rule for v in violations])
+        return _page(who, form, violations)
+    try:
+        with sesame().store.transaction() as tx:
+            c.passwords.using(tx).set_password(who, new)
+            cancelled = tx.invalidate_tokens(who.uuid, now())
+    except PasswordRejected as exc:  # the directory's own policy, or a race
+        audit("password", "rejected", who, rules=[v.rule for v in exc.violations])
+        return _page(who, form, exc.violations)
+    ended, fresh = renew_sessions(who) if profile().settings.end_other_sessions else (0, None)
+    audit("password", "success", who, tokens_cancelled=cancelled, sessions_ended=ended)
+    confirm(who, "password", sessions_ended=profile().settings.end_other_sessions)
+    response: Response = make_response(done("profile.overview", "password"))
+    if fresh is not None:
+        set_tgc(response, fresh)
+    return response

@@ -1,0 +1,323 @@
+""" "Activer mon compte": identify, prove the channel on file, then one form.
+
+1. Number + birth date (or an activation code handed out or mailed).
+2. Where ``activation_proof`` is on: a 6-digit code to the personal e-mail
+   (or mobile) the institution imported; the start page answers the same
+   page for everyone (T1), the code goes out in the background (T2).
+3. One form, one transaction: personal e-mail and/or mobile, joker question
+   and answer, password under the policy (T18), the charter; then the
+   login is shown. Nobody is signed in (T7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from ...accounts.charter import Charter, charter_for
+from ...accounts.identity import normalize_email, parse_email, parse_mobile
+from ...accounts.joker import parse_answer, parse_question
+from ...accounts.model import Account
+from ...accounts.passwords import PasswordRejected
+from ...accounts.recovery import may_activate
+from ...accounts.tokens import (
+    Purpose,
+    code_digest,
+    digest,
+    new_code,
+    new_secret,
+    normalize_activation_code,
+    normalize_code,
+)
+from ...container import container
+from ...i18n import N_
+from . import bp, challenge
+from .forms import Form, read_checkbox, read_identification, read_password
+from .pages import expired, identifier_kinds, joker_questions, page, password_fields, too_many
+from .runtime import (
+    audit,
+    client_ip,
+    forget,
+    ip_allowed,
+    may_send,
+    now,
+    recall,
+    remember,
+    send_mail,
+    send_sms,
+    sesame,
+    utcnow,
+)
+from .steps import StepExpired
+
+CODE_KEY = "act_code"
+GRANT_KEY = "act"
+
+
+def _start_page(form: Form | None = None, status: int | None = None) -> Any:
+    return page(
+        "activate",
+        form,
+        status,
+        kinds=identifier_kinds(),
+        by_code=sesame().settings.activation_by_code,
+        captcha=challenge.new_challenge("activation", "sesame.activate"),
+    )
+
+
+@bp.get("/activate")
+def activate() -> Any:
+    if not sesame().settings.activation:
+        return page("disabled", status=404)
+    return _start_page()
+
+
+def _send_activation_code(account: Account, handle: str) -> None:
+    """The code goes to the channel the institution has on file, by preference."""
+    s = sesame()
+    for channel in s.settings.activation_channels:
+        destination = account.personal_email if channel == "email" else account.mobile
+        if not destination or (channel == "sms" and not s.sms.enabled):
+            continue
+        if not may_send(account, destination, "activation_code"):
+            return
+        code = new_code()
+        s.tokens.issue(
+            account.uuid,
+            Purpose.ACTIVATION_CODE,
+            handle,
+            now=now(),
+            ttl=s.settings.tokens.code_ttl,
+            destination=destination,
+            data={"code": code_digest(handle, code), "channel": channel},
+        )
+        minutes = int(s.settings.tokens.code_ttl // 60)
+        if channel == "email":
+            send_mail("activation_code", destination, code=code, minutes=minutes)
+        else:
+            send_sms(
+                account,
+                _("Activation code: %(code)s (valid %(minutes)s min)", code=code, minutes=minutes),
+                "activation_code",
+            )
+        audit("activation_code", "sent", account, channel=channel)
+        return
+    audit("activation_code", "no_channel", account)
+
+
+def _grant(account: Account, **data: Any) -> Response:
+    s = sesame()
+    secret = new_secret()
+    s.tokens.issue(
+        account.uuid,
+        Purpose.ACTIVATION_GRANT,
+        secret,
+        now=now(),
+        ttl=s.settings.tokens.grant_ttl,
+        data=data,
+    )
+    remember(GRANT_KEY, secret)
+    return redirect(url_for("sesame.activate_account"), code=303)
+
+
+@bp.post("/activate")
+def activate_submit() -> Any:
+    s = sesame()
+    if not s.settings.activation:
+        return page("disabled", status=404)
+    if not ip_allowed():
+        return too_many()
+    form = Form()
+    ident = read_identification(form, s.settings.identifier_kinds, utcnow().date())
+    if not challenge.verify(form, "activation") or ident is None:
+        return _start_page(form)
+    account = s.store.find_by_identifier(ident.kind, ident.value)
+    match = may_activate(account) and account is not None and account.birth_date == ident.birth_date
+    person = f"activate:{ident.key}"
+    if s.joker_throttle.retry_at(person, now()) is not None:
+        return too_many()
+    if not match:
+        s.joker_throttle.failure(person, now())
+    audit("activation_start", "match" if match else "no_match", account if match else None)
+    if not s.settings.activation_proof:
+        # Without a channel proof the answer has to tell (documented); throttled above.
+        if match and account is not None:
+            return _grant(account, proven="")
+        form.error("identifier", N_("No account to activate matches this information."))
+        return _start_page(form)
+    handle = new_secret()
+    if match and account is not None:
+        _send_activation_code(account, handle)
+    remember(CODE_KEY, handle)
+    return page("code", action=url_for("sesame.activate_verify"), flow="activation")
+
+
+@bp.post("/activate/code")
+def activate_with_code() -> Any:
+    """An activation code handed out or mailed: it identifies the account by itself."""
+    s = sesame()
+    if not (s.settings.activation and s.settings.activation_by_code):
+        return page("disabled", status=404)
+    if not ip_allowed():
+        return too_many()
+    form = Form()
+    typed = normalize_activation_code(form.raw("activation_code"))
+    if not challenge.verify(form, "activation") or not form.ok:
+        return _start_page(form)
+    if s.joker_ip_throttle.retry_at(f"activation-code:{client_ip()}", now()) is not None:
+        return too_many()
+    account = s.store.find_by_activation_code(digest(typed)) if len(typed) >= 8 else None
+    if account is None or not may_activate(account):
+        s.joker_ip_throttle.failure(f"activation-code:{client_ip()}", now())
+        audit("activation_start", "bad_code")
+        form.error("activation_code", N_("This activation code is not valid."))
+        return _start_page(form)
+    audit("activation_start", "code", account)
+    return _grant(account, proven="code")
+
+
+@bp.get("/activate/verify")
+def activate_verify_page() -> Any:
+    if recall(CODE_KEY) is None:
+        return expired()
+    return page("code", action=url_for("sesame.activate_verify"), flow="activation")
+
+
+@bp.post("/activate/verify")
+def activate_verify() -> Any:
+    s = sesame()
+    handle = recall(CODE_KEY)
+    if handle is None:
+        return expired()
+    form = Form()
+    code = normalize_code(form.raw("code"))
+    if len(code) != 6:
+        form.error("code", N_("Enter the 6 digits of the code you received."))
+        return page("code", form, action=url_for("sesame.activate_verify"), flow="activation")
+    record = s.tokens.try_code(
+        handle, code, Purpose.ACTIVATION_CODE, now(), s.settings.tokens.code_attempts
+    )
+    if record is None:
+        audit("activation_code", "wrong_or_expired")
+        form.error("code", N_("This code is wrong or has expired."))
+        return page("code", form, action=url_for("sesame.activate_verify"), flow="activation")
+    account = container().accounts.get(record.account_uuid)
+    forget(CODE_KEY)
+    if account is None or not may_activate(account):
+        return expired()
+    audit("activation_code", "verified", account)
+    return _grant(account, proven=record.destination or "")
+
+
+def _form_account() -> tuple[str, Account] | None:
+    secret = recall(GRANT_KEY)
+    if secret is None:
+        return None
+    record = sesame().tokens.peek(secret, Purpose.ACTIVATION_GRANT, now())
+    account = container().accounts.get(record.account_uuid) if record else None
+    if account is None or not may_activate(account):
+        return None
+    return secret, account
+
+
+def _charter(account: Account) -> Charter | None:
+    return charter_for(container().charters, account.profile.value)
+
+
+def _form_page(account: Account, form: Form | None = None, violations: Any = None) -> Any:
+    form = form or Form()
+    if not form.values:
+        form.values.update(personal_email=account.personal_email or "", mobile=account.mobile or "")
+    return page(
+        "activate_form",
+        form,
+        account=account,
+        questions=joker_questions(),
+        charter=_charter(account),
+        login=account.login,
+        full_name=f"{account.given_name} {account.family_name}".strip(),
+        **password_fields(form, violations),
+    )
+
+
+@bp.get("/activate/account")
+def activate_account() -> Any:
+    found = _form_account()
+    if found is None:
+        return expired()
+    return _form_page(found[1])
+
+
+@bp.post("/activate/account")
+def activate_account_submit() -> Any:
+    found = _form_account()
+    if found is None:
+        return expired()
+    secret, account = found
+    s = sesame()
+    c = container()
+    form = Form()
+    email = form.take(parse_email, "personal_email", form.raw("personal_email"), optional=True)
+    mobile = form.take(parse_mobile, "mobile", form.raw("mobile"), optional=True)
+    if form.ok and not email and not mobile:
+        form.error("personal_email", N_("Give a personal e-mail address or a mobile number."))
+    question = form.take(parse_question, form.raw("joker_question"), s.settings.joker_questions)
+    password = read_password(form)
+    answer = form.take(
+        parse_answer, form.raw("joker_answer"), login=account.login, password=password or ""
+    )
+    charter = _charter(account)
+    if charter is not None:
+        read_checkbox(form, "charter", N_("You must accept the charter to activate your account."))
+    violations = c.passwords.check(account, password) if password else []
+    if not form.ok or violations or question is None or answer is None or password is None:
+        return _form_page(account, form, violations)
+    record = s.tokens.peek(secret, Purpose.ACTIVATION_GRANT, now())
+    proven = str(record.data.get("proven", "")) if record else ""
+    answer_hash = c.passwords.hasher(answer)
+    when = utcnow()
+    try:
+        with s.store.transaction() as tx:
+            # The step is consumed before the password is written: a directory
+            # (LDAP) write cannot be rolled back with the transaction.
+            if tx.consume(secret, Purpose.ACTIVATION_GRANT, now()) is None:
+                raise StepExpired("activation")
+            c.passwords.using(tx).set_password(account, password)
+            tx.set_channels(
+                account.uuid,
+                email=email,
+                mobile=mobile,
+                email_verified_at=when
+                if email and normalize_email(email) == normalize_email(proven)
+                else None,
+                mobile_verified_at=when if mobile and mobile == proven else None,
+                now=when,
+            )
+            tx.set_joker(account.uuid, question, answer_hash, when)
+            if charter is not None:
+                tx.accept_charter(account.uuid, charter.id, charter.version, when)
+            if not tx.activate(account.uuid, when):
+                raise StepExpired("activation")
+            tx.invalidate_tokens(account.uuid, now())
+    except PasswordRejected as exc:
+        return _form_page(account, form, exc.violations)
+    except StepExpired:
+        return expired()
+    forget(GRANT_KEY)
+    audit("activation", "success", account, email=bool(email), mobile=bool(mobile))
+    _confirm(account, email)
+    return page("activated", login=account.login, display_name=account.display_name)
+
+
+def _confirm(account: Account, email: str | None) -> None:
+    """The confirmation (T11) to the new address, and a notice to the one on file if it differs."""
+    from .steps import confirm_change
+
+    if email:
+        confirm_change(account, "activation", to=email)
+    old = account.personal_email
+    if old and (not email or normalize_email(old) != normalize_email(email)):
+        confirm_change(account, "activation", to=old)

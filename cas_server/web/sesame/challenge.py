@@ -1,0 +1,105 @@
+"""The CAPTCHA on a form: drawn by :mod:`cas_server.captcha`, checked once, in the session.
+
+``?captcha=question`` (a link beside the image) swaps the image for the
+accessible question. The session holds only an HMAC of the answer; the
+nonce is recorded when checked, so a replayed session cookie fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import Any
+
+from flask import current_app, request, session, url_for
+from flask_babel import gettext
+
+from ... import captcha
+from ...accounts.identity import fold
+from ...container import container
+from ...i18n import N_
+from .forms import Form
+from .runtime import now, sesame
+
+SESSION_KEY = "captcha"
+MAX_AGE = 1200.0
+
+
+def _key() -> bytes:
+    return str(current_app.config["SECRET_KEY"]).encode() + b":captcha"
+
+
+def _kind() -> str:
+    wanted = request.values.get("captcha")
+    return "question" if wanted == "question" else "image"
+
+
+def required(form_name: str) -> bool:
+    return sesame().settings.captcha.required_on(form_name)
+
+
+def new_challenge(form_name: str, endpoint: str, **values: Any) -> dict[str, Any] | None:
+    """A fresh challenge for this form, remembered in the session; its template context."""
+    if not required(form_name):
+        return None
+    kind = _kind()
+    if kind == "question":
+        challenge = captcha.question_challenge()
+    else:
+        challenge = captcha.image_challenge(sesame().settings.captcha.length)
+    nonce = captcha.new_nonce()
+    state = dict(session.get(SESSION_KEY) or {})
+    state[form_name] = {
+        "n": nonce,
+        "h": captcha.answer_digest(_key(), nonce, challenge.answer),
+        "k": kind,
+        "t": now(),
+    }
+    session[SESSION_KEY] = state
+    context: dict[str, Any] = {"kind": kind}
+    if kind == "question":
+        context["question"] = gettext(
+            captcha.QUESTION,
+            a=gettext(captcha.NUMBER_WORDS[challenge.a]),
+            b=gettext(captcha.NUMBER_WORDS[challenge.b]),
+        )
+        context["switch_url"] = url_for(endpoint, **values)
+    else:
+        encoded = base64.b64encode(challenge.svg.encode()).decode()
+        context["image"] = f"data:image/svg+xml;base64,{encoded}"
+        context["switch_url"] = url_for(endpoint, captcha="question", **values)
+    return context
+
+
+def _words() -> dict[str, int]:
+    words: dict[str, int] = {}
+    for value, word in enumerate(captcha.NUMBER_WORDS):
+        words[fold(word)] = value
+        words[fold(gettext(word))] = value
+    return words
+
+
+def verify(form: Form, form_name: str) -> bool:
+    """Check the answer once; adds the error to the form when wrong or stale."""
+    if not required(form_name):
+        return True
+    state = dict(session.get(SESSION_KEY) or {})
+    entry = state.pop(form_name, None)
+    session[SESSION_KEY] = state
+    typed = form.raw("captcha_answer")
+    if not isinstance(entry, dict) or now() - float(entry.get("t", 0)) > MAX_AGE:
+        form.error("captcha_answer", N_("The check has expired. Please answer the new one."))
+        return False
+    answer = captcha.normalize_answer(str(entry.get("k")), typed, _words())
+    expected = str(entry.get("h"))
+    nonce = str(entry.get("n"))
+    if not typed.strip() or not hmac.compare_digest(
+        captcha.answer_digest(_key(), nonce, answer), expected
+    ):
+        form.error("captcha_answer", N_("The answer to the check is not right. Please try again."))
+        return False
+    # One use, even if an old session cookie is sent again.
+    if container().counters.hit(f"captcha:{nonce}", now(), MAX_AGE * 2) != 1:
+        form.error("captcha_answer", N_("The check has expired. Please answer the new one."))
+        return False
+    return True

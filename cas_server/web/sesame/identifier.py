@@ -1,0 +1,133 @@
+""" "Identifiants oubliés": the identifier is mailed to the personal address on file.
+
+By number + birth date, or by the personal e-mail. The answer is the same
+page for everyone (T1); only where ``identifier_on_screen`` is on can the
+identifier be shown, and only after the joker answer (with a decoy question
+for everyone else, throttled: T12).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask_babel import gettext as _
+
+from ...accounts.identity import parse_email
+from ...accounts.joker import MAX_ANSWER_LENGTH, QUESTIONS
+from ...accounts.model import Account, Status
+from ...i18n import N_
+from . import bp, challenge
+from .forms import Form, read_identification, read_text
+from .pages import expired, identifier_kinds, page, too_many
+from .runtime import audit, ip_allowed, may_send, public_link, send_mail, sesame, utcnow
+from .steps import check_joker, current_joker, joker_locked, start_joker
+
+MAILED_STATUSES = (Status.ACTIVE, Status.NOT_ACTIVATED)
+
+
+def _start_page(form: Form | None = None, mode: str = "number") -> Any:
+    return page(
+        "identifier",
+        form,
+        kinds=identifier_kinds(),
+        mode=mode,
+        captcha=challenge.new_challenge("identifier", "sesame.identifier"),
+    )
+
+
+def _enabled() -> bool:
+    return sesame().settings.identifier_recovery
+
+
+@bp.get("/identifier")
+def identifier() -> Any:
+    if not _enabled():
+        return page("disabled", status=404)
+    return _start_page()
+
+
+def _mail_identifiers(accounts: list[Account], address: str) -> None:
+    """One mail listing the identifiers of the accounts at that address."""
+    listed = [a for a in accounts if a.status in MAILED_STATUSES]
+    if not listed or not may_send(listed[0], address, "identifier"):
+        return
+    send_mail(
+        "identifier",
+        address,
+        accounts=[
+            {"login": a.login, "name": a.display_name, "activated": a.status is Status.ACTIVE}
+            for a in listed
+        ],
+        activate_url=public_link("sesame.activate"),
+    )
+    for account in listed:
+        audit("identifier", "mailed", account)
+
+
+@bp.post("/identifier")
+def identifier_submit() -> Any:
+    s = sesame()
+    if not _enabled():
+        return page("disabled", status=404)
+    if not ip_allowed():
+        return too_many()
+    form = Form()
+    mode = "email" if form.raw("mode") == "email" else "number"
+    if mode == "email":
+        email = form.take(parse_email, "personal_email", form.raw("personal_email"))
+        if not challenge.verify(form, "identifier") or email is None:
+            return _start_page(form, mode)
+        accounts = s.store.find_by_personal_email(email)
+        audit("identifier_request", "match" if accounts else "no_match", None, by="email")
+        if accounts:
+            _mail_identifiers(accounts, email)
+        return page("sent", what="identifier")
+    ident = read_identification(form, s.settings.identifier_kinds, utcnow().date())
+    if not challenge.verify(form, "identifier") or ident is None:
+        return _start_page(form, mode)
+    account = s.store.find_by_identifier(ident.kind, ident.value)
+    match = account is not None and account.birth_date == ident.birth_date
+    audit("identifier_request", "match" if match else "no_match", account if match else None)
+    if match and account is not None and account.personal_email:
+        _mail_identifiers([account], account.personal_email)
+    on_screen = s.settings.identifier_on_screen
+    if on_screen:
+        start_joker(ident, account, "identifier")
+    return page("sent", what="identifier", show_joker=on_screen)
+
+
+def _joker_page(form: Form | None = None, question: str = "") -> Any:
+    return page(
+        "joker",
+        form,
+        question=question,
+        action=url_for("sesame.identifier_joker"),
+        max_length=MAX_ANSWER_LENGTH,
+    )
+
+
+@bp.get("/identifier/joker")
+def identifier_joker_page() -> Any:
+    found = current_joker("identifier") if sesame().settings.identifier_on_screen else None
+    if found is None:
+        return expired()
+    return _joker_page(question=_(QUESTIONS[found.question]))
+
+
+@bp.post("/identifier/joker")
+def identifier_joker() -> Any:
+    found = current_joker("identifier") if sesame().settings.identifier_on_screen else None
+    if found is None:
+        return expired()
+    if joker_locked(found):
+        return too_many()
+    form = Form()
+    answer = read_text(form, "joker_answer", MAX_ANSWER_LENGTH)
+    if answer is None or not check_joker(found, answer, "identifier"):
+        if answer is not None:
+            form.error("joker_answer", N_("This answer is not right."))
+        return _joker_page(form, _(QUESTIONS[found.question]))
+    assert found.account is not None
+    audit("identifier", "shown", found.account)
+    return page("identifier_shown", login=found.account.login)

@@ -1,0 +1,360 @@
+"""The forgotten-password paths that mail a link to the personal address on file.
+
+* ``email`` (ENT77, oZe): identifier or personal e-mail + CAPTCHA → a
+  single-use link valid ``link_ttl`` → new password + charter.
+* ``temporary`` (ENT Midi-Pyrénées; off by default, T14): the link asks to
+  confirm, then a temporary password is mailed; it expires and must change
+  at the next sign-in. Requesting changes nothing (T10): only the link does.
+* ``facts`` (Metamots): e-mail, names, country, organisation type on the
+  request and again with the new password; wrong facts are throttled (T12).
+
+Every request answers the same page (T1); links come from the public URL (T3).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from babel import Locale
+from flask import url_for
+from flask_babel import gettext as _
+
+from ...accounts.identity import parse_email
+from ...accounts.model import Account
+from ...accounts.passwords import PasswordRejected
+from ...accounts.policy import MaxLength, MinLength
+from ...accounts.recovery import (
+    ORGANISATION_TYPES,
+    Facts,
+    facts_match,
+    may_recover,
+    temporary_password,
+)
+from ...accounts.tokens import Purpose, looks_like_secret, new_secret
+from ...container import container
+from ...i18n import N_
+from . import bp, challenge
+from .forms import Form, read_checkbox, read_password, read_text
+from .pages import expired, page, too_many
+from .password import new_password_page
+from .runtime import (
+    audit,
+    client_ip,
+    end_sessions,
+    ip_allowed,
+    language,
+    may_send,
+    now,
+    public_link,
+    send_mail,
+    sesame,
+    utcnow,
+)
+from .steps import StepExpired, complete_reset, reset_charter
+
+LINK_PURPOSES = {
+    "email": Purpose.RESET_LINK,
+    "temporary": Purpose.TEMPORARY_LINK,
+    "facts": Purpose.FACTS_LINK,
+}
+ENDPOINTS = {
+    "email": "sesame.reset_link",
+    "temporary": "sesame.temporary_link",
+    "facts": "sesame.facts_link",
+}
+
+
+def _disabled(path: str) -> bool:
+    return not sesame().settings.path_enabled(path)
+
+
+def _mail_link(account: Account, path: str, template: str) -> None:
+    s = sesame()
+    address = account.personal_email
+    if not address or not may_send(account, address, f"{path}_link"):
+        return
+    secret = new_secret()
+    s.tokens.issue(
+        account.uuid,
+        LINK_PURPOSES[path],
+        secret,
+        now=now(),
+        ttl=s.settings.tokens.link_ttl,
+        destination=address,
+    )
+    send_mail(
+        template,
+        address,
+        link=public_link(ENDPOINTS[path], secret=secret),
+        login=account.login,
+        display_name=account.display_name,
+        minutes=int(s.settings.tokens.link_ttl // 60),
+    )
+    audit("password_request", "link_mailed", account, path=path)
+
+
+def _start(path: str, form: Form | None = None, **extra: Any) -> Any:
+    endpoint = f"sesame.password_{path}"
+    return page(
+        f"password_{path}",
+        form,
+        captcha=challenge.new_challenge(f"password_{path}", endpoint),
+        **extra,
+    )
+
+
+# Mailed link (email) and temporary password (temporary) ------------------------------
+
+
+def _request_by_identifier(path: str, template: str) -> Any:
+    s = sesame()
+    if _disabled(path):
+        return page("disabled", status=404)
+    if not ip_allowed():
+        return too_many()
+    form = Form()
+    value = read_text(form, "identifier", 254)
+    if not challenge.verify(form, f"password_{path}") or value is None:
+        return _start(path, form)
+    if path == "email":
+        accounts = s.store.find_by_login_or_email(value)
+    else:
+        found = container().accounts.find_by_login(value)
+        accounts = [found] if found is not None else []
+    audit("password_request", "match" if accounts else "no_match", None, path=path)
+    for account in accounts:
+        if may_recover(account):
+            _mail_link(account, path, template)
+    return page("sent", what="password")
+
+
+@bp.get("/password/email")
+def password_email() -> Any:
+    return page("disabled", status=404) if _disabled("email") else _start("email")
+
+
+@bp.post("/password/email")
+def password_email_submit() -> Any:
+    return _request_by_identifier("email", "reset_link")
+
+
+def _link_account(path: str, secret: str) -> Account | None:
+    if _disabled(path) or not looks_like_secret(secret):
+        return None
+    record = sesame().tokens.peek(
+        secret, LINK_PURPOSES[path], now(), sesame().settings.tokens.code_attempts
+    )
+    account = container().accounts.get(record.account_uuid) if record else None
+    return account if may_recover(account) else None
+
+
+@bp.get("/password/reset/<secret>")
+def reset_link(secret: str) -> Any:
+    account = _link_account("email", secret)
+    if account is None:
+        return expired()
+    return new_password_page(account, url_for("sesame.reset_link", secret=secret))
+
+
+@bp.post("/password/reset/<secret>")
+def reset_link_submit(secret: str) -> Any:
+    account = _link_account("email", secret)
+    if account is None:
+        return expired()
+    return _finish_reset(
+        account, secret, "email", Form(), url_for("sesame.reset_link", secret=secret)
+    )
+
+
+def _finish_reset(
+    account: Account, secret: str, path: str, form: Form, action: str, **extra: Any
+) -> Any:
+    password = read_password(form)
+    charter = reset_charter(account)
+    if charter is not None:
+        read_checkbox(form, "charter", N_("You must accept the charter to continue."))
+    if password is None or not form.ok:
+        return new_password_page(account, action, form, **extra)
+    try:
+        complete_reset(
+            account,
+            secret,
+            LINK_PURPOSES[path],
+            password,
+            charter,
+            path=path,
+            max_attempts=sesame().settings.tokens.code_attempts,
+        )
+    except PasswordRejected as exc:
+        return new_password_page(account, action, form, exc.violations, **extra)
+    except StepExpired:
+        return expired()
+    return page("password_changed", login=account.login)
+
+
+@bp.get("/password/temporary")
+def password_temporary() -> Any:
+    return page("disabled", status=404) if _disabled("temporary") else _start("temporary")
+
+
+@bp.post("/password/temporary")
+def password_temporary_submit() -> Any:
+    return _request_by_identifier("temporary", "temporary_link")
+
+
+@bp.get("/password/temporary/<secret>")
+def temporary_link(secret: str) -> Any:
+    account = _link_account("temporary", secret)
+    if account is None:
+        return expired()
+    return page("temporary_confirm", action=url_for("sesame.temporary_link", secret=secret))
+
+
+@bp.post("/password/temporary/<secret>")
+def temporary_link_submit(secret: str) -> Any:
+    """Set a temporary password that must change at the next sign-in and expires (T14)."""
+    account = _link_account("temporary", secret)
+    if account is None or not account.personal_email:
+        return expired()
+    c = container()
+    s = sesame()
+    rules = c.passwords.policy.rules
+    min_length = max((r.n for r in rules if isinstance(r, MinLength)), default=12)
+    max_length = min((r.n for r in rules if isinstance(r, MaxLength)), default=64)
+    temporary = temporary_password(
+        lambda pw: not c.passwords.check(account, pw), min_length, max_length
+    )
+    expires = utcnow() + timedelta(seconds=s.settings.temporary_password_ttl)
+    try:
+        with s.store.transaction() as tx:
+            if tx.consume(secret, Purpose.TEMPORARY_LINK, now()) is None:
+                raise StepExpired("temporary")
+            c.passwords.using(tx).set_password(
+                account, temporary, must_change=True, expires_at=expires
+            )
+            tx.invalidate_tokens(account.uuid, now())
+    except (StepExpired, PasswordRejected):
+        return expired()
+    end_sessions(account)
+    send_mail(
+        "temporary_password",
+        account.personal_email,
+        password=temporary,
+        login=account.login,
+        display_name=account.display_name,
+        expires=expires,
+        ip=client_ip(),
+    )
+    audit("password_reset", "temporary_mailed", account, path="temporary")
+    return page("temporary_sent")
+
+
+# Personal facts (Metamots) ---------------------------------------------------------------
+
+
+def countries() -> list[tuple[str, str]]:
+    names = Locale.parse(language()).territories
+    pairs = [
+        (code, name)
+        for code, name in names.items()
+        if len(code) == 2 and code.isalpha() and code not in ("EU", "EZ", "UN", "ZZ", "QO")
+    ]
+    return sorted(pairs, key=lambda p: p[1])
+
+
+def organisation_types() -> list[tuple[str, str]]:
+    return [(k, _(ORGANISATION_TYPES[k])) for k in sesame().settings.organisation_types]
+
+
+def _facts_context() -> dict[str, Any]:
+    return {
+        "countries": countries(),
+        "organisation_types": organisation_types(),
+        "default_country": sesame().settings.default_country,
+    }
+
+
+def read_facts(form: Form) -> Facts | None:
+    email = form.take(parse_email, "email", form.raw("email"))
+    given = read_text(form, "given_name")
+    family = read_text(form, "family_name")
+    country = form.raw("country").upper()
+    if country not in dict(countries()):
+        form.error("country", N_("Choose a country from the list."))
+    kind = form.raw("organisation_type")
+    if kind not in sesame().settings.organisation_types:
+        form.error("organisation_type", N_("Choose an organisation type from the list."))
+    if not form.ok or email is None or given is None or family is None:
+        return None
+    return Facts(email, given, family, country, kind)
+
+
+def _facts_locked(key: str) -> bool:
+    s = sesame()
+    return (
+        s.joker_throttle.retry_at(key, now()) is not None
+        or s.joker_ip_throttle.retry_at(client_ip(), now()) is not None
+    )
+
+
+def _facts_failed(key: str, account: Account | None) -> None:
+    s = sesame()
+    s.joker_throttle.failure(key, now())
+    s.joker_ip_throttle.failure(client_ip(), now())
+    audit("facts", "mismatch", account)
+
+
+@bp.get("/password/facts")
+def password_facts() -> Any:
+    return (
+        page("disabled", status=404) if _disabled("facts") else _start("facts", **_facts_context())
+    )
+
+
+@bp.post("/password/facts")
+def password_facts_submit() -> Any:
+    s = sesame()
+    if _disabled("facts"):
+        return page("disabled", status=404)
+    if not ip_allowed():
+        return too_many()
+    form = Form()
+    facts = read_facts(form)
+    if not challenge.verify(form, "password_facts") or facts is None:
+        return _start("facts", form, **_facts_context())
+    if s.joker_ip_throttle.retry_at(client_ip(), now()) is not None:
+        return too_many()
+    for account in s.store.find_by_personal_email(facts.email):
+        key = f"facts:{account.uuid}"
+        if not may_recover(account) or _facts_locked(key):
+            continue
+        if facts_match(account, facts):
+            _mail_link(account, "facts", "facts_link")
+        else:
+            _facts_failed(key, account)
+    return page("sent", what="password")
+
+
+@bp.route("/password/facts/<secret>", methods=["GET", "POST"])
+def facts_link(secret: str) -> Any:
+    from flask import request
+
+    account = _link_account("facts", secret)
+    if account is None:
+        return expired()
+    action = url_for("sesame.facts_link", secret=secret)
+    if request.method == "GET":
+        return new_password_page(account, action, facts=True, **_facts_context())
+    key = f"facts:{account.uuid}"
+    if _facts_locked(key):
+        return too_many()
+    form = Form()
+    facts = read_facts(form)
+    if facts is not None and not facts_match(account, facts):
+        _facts_failed(key, account)
+        sesame().tokens.count_attempt(secret, Purpose.FACTS_LINK, now())
+        form.error("email", N_("This information does not match the account."))
+    if facts is None or not form.ok:
+        return new_password_page(account, action, form, facts=True, **_facts_context())
+    return _finish_reset(account, secret, "facts", form, action, facts=True, **_facts_context())

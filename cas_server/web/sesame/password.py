@@ -1,0 +1,280 @@
+""" "Mot de passe oublié": the path chooser, the joker path (UPHF), the SMS path (oZe)
+and the new-password page both lead to.
+
+Joker path: number + birth date → joker question (a decoy for everyone who
+matches no active account: T1) → new password + charter. SMS path: the
+identifier → a 6-digit code to the mobile *on file* (T9), limited tries,
+within the daily budget (T8). Neither signs anyone in (T7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, url_for
+from flask_babel import gettext as _
+
+from ...accounts.identity import IdentifierKind, parse_identifier
+from ...accounts.joker import MAX_ANSWER_LENGTH, QUESTIONS
+from ...accounts.model import Account
+from ...accounts.passwords import PasswordRejected
+from ...accounts.recovery import may_recover
+from ...accounts.tokens import Purpose, code_digest, new_code, new_secret, normalize_code
+from ...container import container
+from ...i18n import N_
+from . import bp, challenge
+from .forms import Form, read_checkbox, read_identification, read_password, read_text
+from .pages import expired, identifier_kinds, page, password_fields, too_many
+from .runtime import (
+    audit,
+    forget,
+    ip_allowed,
+    may_send,
+    now,
+    recall,
+    remember,
+    send_sms,
+    sesame,
+    utcnow,
+)
+from .steps import (
+    StepExpired,
+    check_joker,
+    complete_reset,
+    current_joker,
+    grant_reset,
+    joker_locked,
+    reset_charter,
+    start_joker,
+)
+
+SMS_KEY = "sms"
+GRANT_KEY = "grant"
+
+
+def _disabled(path: str) -> bool:
+    return not sesame().settings.path_enabled(path)
+
+
+@bp.get("/password")
+def password() -> Any:
+    settings = sesame().settings
+    paths = [p for p in settings.password_paths if settings.path_enabled(p)]
+    return page("password", paths=paths)
+
+
+# Joker path -------------------------------------------------------------------
+
+
+def _joker_start(form: Form | None = None) -> Any:
+    return page(
+        "password_joker",
+        form,
+        kinds=identifier_kinds(),
+        captcha=challenge.new_challenge("password_joker", "sesame.password_joker"),
+    )
+
+
+def _joker_page(question: str, form: Form | None = None) -> Any:
+    return page(
+        "joker",
+        form,
+        question=_(QUESTIONS[question]),
+        action=url_for("sesame.password_joker_answer"),
+        max_length=MAX_ANSWER_LENGTH,
+    )
+
+
+@bp.get("/password/joker")
+def password_joker() -> Any:
+    if _disabled("joker"):
+        return page("disabled", status=404)
+    return _joker_start()
+
+
+@bp.post("/password/joker")
+def password_joker_submit() -> Any:
+    s = sesame()
+    if _disabled("joker"):
+        return page("disabled", status=404)
+    if not ip_allowed():
+        return too_many()
+    form = Form()
+    ident = read_identification(form, s.settings.identifier_kinds, utcnow().date())
+    if not challenge.verify(form, "password_joker") or ident is None:
+        return _joker_start(form)
+    account = s.store.find_by_identifier(ident.kind, ident.value)
+    found = start_joker(ident, account, "password")
+    audit(
+        "password_request",
+        "joker_real" if found.account else "joker_decoy",
+        found.account,
+        path="joker",
+    )
+    return _joker_page(found.question)
+
+
+@bp.post("/password/joker/answer")
+def password_joker_answer() -> Any:
+    found = None if _disabled("joker") else current_joker("password")
+    if found is None:
+        return expired()
+    if joker_locked(found):
+        return too_many()
+    form = Form()
+    answer = read_text(form, "joker_answer", MAX_ANSWER_LENGTH)
+    if answer is None or not check_joker(found, answer, "password"):
+        if answer is not None:
+            form.error("joker_answer", N_("This answer is not right."))
+        return _joker_page(found.question, form)
+    assert found.account is not None
+    grant_reset(found.account)
+    return redirect(url_for("sesame.new_password"), code=303)
+
+
+# SMS path -------------------------------------------------------------------------
+
+
+def _sms_start(form: Form | None = None) -> Any:
+    return page(
+        "password_sms",
+        form,
+        captcha=challenge.new_challenge("password_sms", "sesame.password_sms"),
+    )
+
+
+@bp.get("/password/sms")
+def password_sms() -> Any:
+    if _disabled("sms"):
+        return page("disabled", status=404)
+    return _sms_start()
+
+
+def _send_reset_code(account: Account, handle: str) -> bool:
+    """A 6-digit code to the mobile on file, never a number from the form (T9)."""
+    s = sesame()
+    mobile = account.mobile
+    if not may_recover(account) or not mobile or not may_send(account, mobile, "sms_code"):
+        return False
+    code = new_code()
+    s.tokens.issue(
+        account.uuid,
+        Purpose.SMS_CODE,
+        handle,
+        now=now(),
+        ttl=s.settings.tokens.code_ttl,
+        destination=mobile,
+        data={"code": code_digest(handle, code)},
+    )
+    text = _(
+        "%(name)s: your code is %(code)s (valid %(minutes)s min). Never give it to anyone.",
+        name=container().settings.institution_name,
+        code=code,
+        minutes=int(s.settings.tokens.code_ttl // 60),
+    )
+    return send_sms(account, text, "sms_code")
+
+
+@bp.post("/password/sms")
+def password_sms_submit() -> Any:
+    if _disabled("sms"):
+        return page("disabled", status=404)
+    if not ip_allowed():
+        return too_many()
+    form = Form()
+    login = form.take(parse_identifier, IdentifierKind.LOGIN, form.raw("identifier"))
+    if not challenge.verify(form, "password_sms") or login is None:
+        return _sms_start(form)
+    account = container().accounts.find_by_login(login)
+    handle = new_secret()
+    sent = _send_reset_code(account, handle) if account is not None else False
+    audit(
+        "password_request", "sms_sent" if sent else "no_sms", account if sent else None, path="sms"
+    )
+    remember(SMS_KEY, handle)
+    return page("code", action=url_for("sesame.password_sms_code"), flow="sms")
+
+
+@bp.post("/password/sms/code")
+def password_sms_code() -> Any:
+    s = sesame()
+    handle = recall(SMS_KEY)
+    if handle is None or _disabled("sms"):
+        return expired()
+    form = Form()
+    code = normalize_code(form.raw("code"))
+    if len(code) != 6:
+        form.error("code", N_("Enter the 6 digits of the code you received."))
+        return page("code", form, action=url_for("sesame.password_sms_code"), flow="sms")
+    record = s.tokens.try_code(
+        handle, code, Purpose.SMS_CODE, now(), s.settings.tokens.code_attempts
+    )
+    account = container().accounts.get(record.account_uuid) if record else None
+    if account is None or not may_recover(account):
+        audit("sms_code", "wrong_or_expired")
+        form.error("code", N_("This code is wrong or has expired."))
+        return page("code", form, action=url_for("sesame.password_sms_code"), flow="sms")
+    forget(SMS_KEY)
+    audit("sms_code", "verified", account)
+    grant_reset(account)
+    return redirect(url_for("sesame.new_password"), code=303)
+
+
+# New password (after the joker or an SMS code) ---------------------------------------
+
+
+def _granted() -> tuple[str, Any] | None:
+    secret = recall(GRANT_KEY)
+    record = sesame().tokens.peek(secret, Purpose.RESET_GRANT, now()) if secret else None
+    account = container().accounts.get(record.account_uuid) if record else None
+    if secret is None or account is None or not may_recover(account):
+        return None
+    return secret, account
+
+
+def new_password_page(
+    account: Any, action: str, form: Form | None = None, violations: Any = None, **extra: Any
+) -> Any:
+    form = form or Form()
+    return page(
+        "new_password",
+        form,
+        action=action,
+        charter=reset_charter(account),
+        login=account.login,
+        full_name=f"{account.given_name} {account.family_name}".strip(),
+        **password_fields(form, violations),
+        **extra,
+    )
+
+
+@bp.get("/password/new")
+def new_password() -> Any:
+    found = _granted()
+    if found is None:
+        return expired()
+    return new_password_page(found[1], url_for("sesame.new_password_submit"))
+
+
+@bp.post("/password/new")
+def new_password_submit() -> Any:
+    found = _granted()
+    if found is None:
+        return expired()
+    secret, account = found
+    action = url_for("sesame.new_password_submit")
+    form = Form()
+    password = read_password(form)
+    charter = reset_charter(account)
+    if charter is not None:
+        read_checkbox(form, "charter", N_("You must accept the charter to continue."))
+    if password is None or not form.ok:
+        return new_password_page(account, action, form)
+    try:
+        complete_reset(account, secret, Purpose.RESET_GRANT, password, charter, path="grant")
+    except PasswordRejected as exc:
+        return new_password_page(account, action, form, exc.violations)
+    except StepExpired:
+        return expired()
+    forget(GRANT_KEY)
+    return page("password_changed", login=account.login)

@@ -1,0 +1,259 @@
+"""Actions on an account, each checked, done and written to the audit trail.
+
+The console and the command line call the same methods: the actor is the
+signed-in administrator (with their address) or ``cli``. A refusal is
+audited too (outcome ``refused``) and raised as :class:`Refused`, whose
+message is a msgid the caller translates.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+from ..accounts.console import CONSOLE_ROLES, AliasError, Role, may, parse_alias
+from ..accounts.model import Account, Status
+from ..accounts.passwords import PasswordRejected
+from ..accounts.policy import MaxLength, MinLength, Violation
+from ..accounts.recovery import temporary_password
+from ..container import container
+from ..i18n import N_
+from ..storage.sql.console import ConsoleError
+from . import admin
+
+
+class Refused(Exception):
+    """The action was not done; ``message`` % ``params`` says why (msgid)."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+        self.violations: list[Violation] = []  # the password policy's verdict, if that is why
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str  # the administrator's login, or "cli"
+    ip: str | None = None
+    roles: frozenset[str] = frozenset(CONSOLE_ROLES)
+
+
+@dataclass
+class Actions:
+    actor: Actor
+    pending: list[Future[Any]] = field(default_factory=list)  # mails and SMS on their way
+
+    # Audit ------------------------------------------------------------------------
+    def audit(self, action: str, outcome: str, account: Account | None, **details: Any) -> None:
+        container().audit.record(
+            f"admin_{action}",
+            outcome,
+            account_uuid=account.uuid if account else None,
+            login=account.login if account else None,
+            actor=self.actor.name,
+            ip=self.actor.ip,
+            details=details,
+        )
+
+    def refuse(self, action: str, account: Account | None, message: str, **params: Any) -> NoReturn:
+        self.audit(action, "refused", account, reason=message % params if params else message)
+        raise Refused(message, **params)
+
+    def check(self, action: str, account: Account | None) -> None:
+        if not may(self.actor.roles, action):
+            self.refuse(action, account, N_("Your role does not allow this action."))
+
+    def _is_me(self, account: Account) -> bool:
+        return account.login == self.actor.name
+
+    # Alias ------------------------------------------------------------------------
+    def set_alias(self, account: Account, value: str) -> str | None:
+        """Set the alias (``value``), or clear it (empty ``value``)."""
+        self.check("alias", account)
+        if not value.strip():
+            admin().store.set_alias(account.uuid, None)
+            self.audit("alias", "cleared", account, previous=account.alias)
+            return None
+        try:
+            alias = parse_alias(value)
+        except AliasError as exc:
+            self.refuse("alias", account, exc.message, **exc.params)
+        if alias == account.login:
+            self.refuse("alias", account, N_("The alias must differ from the login."))
+        try:
+            admin().store.set_alias(account.uuid, alias)
+        except ConsoleError as exc:
+            self.refuse("alias", account, exc.message, **exc.params)
+        self.audit("alias", "success", account, alias=alias, previous=account.alias)
+        return alias
+
+    # Lock / unlock ----------------------------------------------------------------
+    def lock(self, account: Account, reason: str = "") -> int:
+        """Lock the account and end its SSO sessions; returns how many ended."""
+        self.check("lock", account)
+        if self._is_me(account):
+            self.refuse("lock", account, N_("You cannot lock your own account."))
+        if account.status is Status.LOCKED:
+            self.refuse("lock", account, N_("This account is already locked."))
+        admin().store.set_status(account.uuid, Status.LOCKED)
+        ended = self._end_sessions(account)
+        self.audit(
+            "lock",
+            "success",
+            account,
+            reason=reason[:500],
+            previous=account.status.value,
+            sessions_ended=ended,
+        )
+        return ended
+
+    def sign_in_suspended_until(self, account: Account) -> float | None:
+        """The temporary lock after repeated failures, if any (login or alias typed)."""
+        c = container()
+        now = c.clock.now()
+        keys = [account.login] + ([account.alias] if account.alias else [])
+        times = [t for k in keys if (t := c.login_throttle.retry_at(k, now)) is not None]
+        return max(times) if times else None
+
+    def unlock(self, account: Account) -> Status:
+        """Lift an administrator's lock and the lock after repeated failures."""
+        self.check("unlock", account)
+        suspended = self.sign_in_suspended_until(account) is not None
+        if account.status is not Status.LOCKED and not suspended:
+            self.refuse("unlock", account, N_("This account is not locked."))
+        status = account.status
+        if status is Status.LOCKED:
+            status = Status.ACTIVE if account.password_hash else Status.NOT_ACTIVATED
+            admin().store.set_status(account.uuid, status)
+        c = container()
+        for key in [account.login] + ([account.alias] if account.alias else []):
+            c.login_throttle.success(key)
+        self.audit("unlock", "success", account, status=status.value, throttle_cleared=suspended)
+        return status
+
+    # Passwords --------------------------------------------------------------------
+    def force_change(
+        self, account: Account, password: str | None = None, generate: bool = False
+    ) -> str | None:
+        """Ask for a new password at the next sign-in; optionally set a temporary one.
+
+        Returns the generated temporary password (shown once to the administrator).
+        """
+        self.check("force_change", account)
+        if password is None and not generate:
+            admin().store.set_must_change(account.uuid, True)
+            self.audit("force_change", "success", account, temporary=False)
+            return None
+        if account.status is not Status.ACTIVE:
+            self.refuse(
+                "force_change",
+                account,
+                N_("A temporary password can only be given to an active account."),
+            )
+        c = container()
+        if generate:
+            rules = c.passwords.policy.rules
+            low = max((r.n for r in rules if isinstance(r, MinLength)), default=12)
+            high = min((r.n for r in rules if isinstance(r, MaxLength)), default=64)
+            password = temporary_password(lambda pw: not c.passwords.check(account, pw), low, high)
+        assert password is not None
+        days = admin().settings.temporary_password_days
+        expires = datetime.now(UTC) + timedelta(days=days)
+        try:
+            c.passwords.set_password(account, password, must_change=True, expires_at=expires)
+        except PasswordRejected as exc:
+            self.audit(
+                "force_change",
+                "refused",
+                account,
+                reason="policy",
+                rules=[v.rule for v in exc.violations],
+            )
+            refused = Refused(N_("The password was not accepted:"))
+            refused.violations = exc.violations
+            raise refused from exc
+        ended = self._end_sessions(account)
+        self.audit(
+            "force_change",
+            "success",
+            account,
+            temporary=True,
+            generated=generate,
+            expires_at=expires.isoformat(timespec="seconds"),
+            sessions_ended=ended,
+        )
+        from .messages import notify_change
+
+        notify_change(self, account, "password")
+        return password if generate else None
+
+    # Sessions ---------------------------------------------------------------------
+    def _end_sessions(self, account: Account) -> int:
+        c = container()
+        now = c.clock.now()
+        count = len(c.tickets.sessions_for(account.login, now))
+        targets = c.login.end_sessions_of(account.login)
+        c.single_logout.notify(targets, account.login, now)
+        return count
+
+    def end_sessions(self, account: Account) -> int:
+        self.check("end_sessions", account)
+        ended = self._end_sessions(account)
+        self.audit("end_sessions", "success", account, sessions_ended=ended)
+        return ended
+
+    # Linked accounts ----------------------------------------------------------------
+    def link(self, account: Account, other_login: str) -> Account:
+        """``other`` joins ``account`` (which stays the primary one)."""
+        self.check("link", account)
+        other = container().accounts.find_by_login(other_login) if other_login.strip() else None
+        if other is None:
+            self.refuse(
+                "link",
+                account,
+                N_("No account has the login or alias %(login)s."),
+                login=other_login.strip()[:128],
+            )
+        try:
+            admin().store.link(account.uuid, other.uuid, self.actor.name)
+        except ConsoleError as exc:
+            self.refuse("link", account, exc.message, **exc.params)
+        self.audit("link", "success", account, linked=other.login, role="primary")
+        self.audit("link", "success", other, primary=account.login, role="linked")
+        return other
+
+    def unlink(self, account: Account, other: Account) -> None:
+        self.check("unlink", account)
+        if not admin().store.unlink(account.uuid, other.uuid):
+            self.refuse("unlink", account, N_("These two accounts are not linked."))
+        self.audit("unlink", "success", account, other=other.login)
+        self.audit("unlink", "success", other, other=account.login)
+
+    # Roles ------------------------------------------------------------------------
+    def set_roles(self, account: Account, add: set[str], remove: set[str]) -> frozenset[str]:
+        self.check("roles", account)
+        unknown = sorted((add | remove) - set(CONSOLE_ROLES))
+        if unknown:
+            self.refuse(
+                "roles",
+                account,
+                N_("Unknown role %(role)s (known: admin, helpdesk)."),
+                role=unknown[0],
+            )
+        if self._is_me(account) and Role.ADMIN.value in remove:
+            self.refuse("roles", account, N_("You cannot remove your own admin role."))
+        roles = (account.roles | add) - remove
+        if roles != account.roles:
+            container().accounts.set_roles(account.uuid, roles)
+        self.audit(
+            "roles",
+            "success",
+            account,
+            added=sorted(add - account.roles),
+            removed=sorted(remove & account.roles),
+            roles=sorted(roles),
+        )
+        return frozenset(roles)

@@ -1,0 +1,50 @@
+"""The administration console under ``/admin`` (help desk and administrators).
+
+Signed in through CAS like every page of the server (``console_auth``);
+``admin`` may do everything, ``helpdesk`` everything but the CSV import and
+role management, anyone else gets 403. Every form is CSRF-protected, every
+action asks for an explicit confirmation and is written to the audit trail.
+
+| module | pages |
+|---|---|
+| ``search`` | /admin/ : search accounts |
+| ``record`` | /admin/accounts/<uuid> : the record |
+| ``actions`` | /admin/accounts/<uuid>/<action> : confirm and do an action |
+| ``imports`` | /admin/import : CSV upload, dry run, real run |
+| ``trail`` | /admin/audit, /admin/audit.csv |
+| ``overview`` | /admin/services, /admin/sessions |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask
+from flask_login import current_user
+
+from ...accounts.console import may
+from ...admin import init_admin
+from .support import label, when
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.context_processor
+def _console_context() -> dict[str, Any]:
+    roles = frozenset(current_user.roles) if current_user.is_authenticated else frozenset()
+    return {
+        "may": lambda what: may(roles, what),
+        "label": label,
+        "when": when,
+        "console_user": current_user.account if current_user.is_authenticated else None,
+    }
+
+
+def init_app(app: Flask) -> None:
+    from . import actions, imports, overview, record, search, trail  # noqa: F401  (routes)
+
+    init_admin(app)
+    app.register_blueprint(bp)
+
+
+__all__ = ["bp", "init_app"]

@@ -1,0 +1,260 @@
+"""Confirm and do an action on an account: one page per action, an explicit confirmation.
+
+GET shows what the action will do and its fields; POST checks the
+confirmation box (and the CSRF token, as every form), does it through
+:class:`~cas_server.admin.actions.Actions` (which audits it), then goes
+back to the record with a message, or shows a one-time secret (a
+generated temporary password, an activation code to hand out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from ...accounts.console import CONSOLE_ROLES, mask_email, mask_mobile, may
+from ...accounts.model import Account
+from ...admin import messages
+from ...admin.actions import Refused
+from ...container import container
+from ...i18n import N_
+from ..passwords import password_form_context, read_new_password
+from . import bp
+from .support import Form, account_or_404, actions, console, me, page
+
+Handler = Callable[[Account, Form], Any]
+# URL slug → permission (see accounts.console.may)
+ACTIONS: dict[str, str] = {
+    "alias": "alias",
+    "lock": "lock",
+    "unlock": "unlock",
+    "force-change": "force_change",
+    "reset-link": "reset_link",
+    "reset-sms": "reset_sms",
+    "activation": "activation",
+    "end-sessions": "end_sessions",
+    "link": "link",
+    "unlink": "unlink",
+    "roles": "roles",
+}
+
+
+def _done(account: Account, message: str, **params: Any) -> Response:
+    flash(gettext(message, **params), "success")
+    return redirect(url_for("admin.record", uuid=account.uuid), code=303)
+
+
+def _form_page(slug: str, account: Account, form: Form | None = None, **extra: Any) -> Any:
+    context: dict[str, Any] = {}
+    if slug == "force-change":
+        context.update(password_form_context(extra.pop("violations", None)))
+        context.update(login=account.login, full_name=account.display_name)
+    if slug == "unlink":
+        other = _other(account)
+        context["other"] = other
+    if slug == "roles":
+        context["known_roles"] = sorted(CONSOLE_ROLES)
+    c = container()
+    return page(
+        "action",
+        form=form,
+        action=slug,
+        account=account,
+        sesame=_sesame_settings(),
+        sessions=len(c.tickets.sessions_for(account.login, c.clock.now())),
+        masked_email=mask_email(account.personal_email),
+        masked_mobile=mask_mobile(account.mobile),
+        **context,
+        **extra,
+    )
+
+
+def _sesame_settings() -> Any:
+    from flask import current_app
+
+    s = current_app.extensions.get("sesame")
+    return s.settings if s is not None else None
+
+
+def _other(account: Account) -> Account:
+    other_uuid = request.values.get("other", "")
+    other = container().accounts.get(other_uuid) if 0 < len(other_uuid) <= 36 else None
+    if other is None or other.uuid == account.uuid:
+        abort(404)
+    return other
+
+
+@bp.get("/accounts/<uuid>/<slug>")
+@console()
+def action_form(uuid: str, slug: str) -> Any:
+    if slug not in ACTIONS:
+        abort(404)
+    if not may(frozenset(me().roles), ACTIONS[slug]):
+        abort(403)
+    return _form_page(slug, account_or_404(uuid))
+
+
+@bp.post("/accounts/<uuid>/<slug>")
+@console()
+def action_submit(uuid: str, slug: str) -> Any:
+    if slug not in ACTIONS:
+        abort(404)
+    if not may(frozenset(me().roles), ACTIONS[slug]):
+        abort(403)
+    account = account_or_404(uuid)
+    form = Form()
+    handler = HANDLERS[slug]
+    try:
+        response = handler(account, form)
+    except Refused as exc:
+        if exc.violations:
+            return _form_page(slug, account, form, violations=exc.violations, status=400)
+        form.refused(FIRST_FIELD.get(slug, "confirm"), exc)
+        response = None
+    if response is None:
+        return _form_page(slug, account, form)
+    return response
+
+
+FIRST_FIELD = {
+    "alias": "alias",
+    "link": "other_login",
+    "reset-link": "address",
+    "activation": "channel",
+    "roles": "roles",
+    "force-change": "mode",
+}
+
+
+# Handlers: None means "show the form again with its errors" ------------------------------
+
+
+def _alias(account: Account, form: Form) -> Any:
+    value = form.text("alias", 128)
+    if not form.confirmed():
+        return None
+    alias = actions().set_alias(account, value)
+    if alias is None:
+        return _done(account, N_("The alias was removed."))
+    return _done(account, N_("The alias is now %(alias)s."), alias=alias)
+
+
+def _lock(account: Account, form: Form) -> Any:
+    reason = form.text("reason", 500)
+    if not form.confirmed():
+        return None
+    ended = actions().lock(account, reason)
+    return _done(account, N_("The account is locked; %(n)s SSO session(s) ended."), n=ended)
+
+
+def _unlock(account: Account, form: Form) -> Any:
+    if not form.confirmed():
+        return None
+    actions().unlock(account)
+    return _done(account, N_("The account is unlocked."))
+
+
+def _force_change(account: Account, form: Form) -> Any:
+    mode = form.text("mode", 16) or "flag"
+    if mode not in ("flag", "typed", "generated"):
+        form.error("mode", N_("Choose what to do."))
+    password = None
+    if mode == "typed":
+        password, same = read_new_password(request.form)
+        if not password:
+            form.error("new_password", N_("Type the temporary password."))
+        elif not same:
+            form.error("confirm_password", N_("The two passwords are different."))
+    if not form.confirmed() or not form.ok:
+        return None
+    generated = actions().force_change(account, password, generate=mode == "generated")
+    if generated is not None:
+        return page("secret", account=account, kind="password", secret=generated)
+    if mode == "typed":
+        return _done(
+            account, N_("The temporary password is set; it must be changed at the next sign-in.")
+        )
+    return _done(account, N_("A new password will be asked at the next sign-in."))
+
+
+def _reset_link(account: Account, form: Form) -> Any:
+    address = form.text("address", 254)  # empty: the address on file
+    save = form.checked("save")
+    if not address and not account.personal_email:
+        form.error("address", N_("No personal e-mail address on file: type one."))
+    if not form.confirmed() or not form.ok:
+        return None
+    masked = messages.send_reset_link(actions(), account, address or None, save=save)
+    return _done(account, N_("A password-reset link was sent to %(to)s."), to=masked)
+
+
+def _reset_sms(account: Account, form: Form) -> Any:
+    if not form.confirmed():
+        return None
+    masked = messages.send_sms_link(actions(), account)
+    return _done(account, N_("A password-reset link was sent by SMS to %(to)s."), to=masked)
+
+
+def _activation(account: Account, form: Form) -> Any:
+    channel = form.text("channel", 8)
+    if not form.confirmed():
+        return None
+    result = messages.resend_activation(actions(), account, channel)
+    if channel == "show":
+        return page("secret", account=account, kind="activation", secret=result)
+    return _done(account, N_("A new activation code was sent to %(to)s."), to=result)
+
+
+def _end_sessions(account: Account, form: Form) -> Any:
+    if not form.confirmed():
+        return None
+    ended = actions().end_sessions(account)
+    return _done(account, N_("%(n)s SSO session(s) ended."), n=ended)
+
+
+def _link(account: Account, form: Form) -> Any:
+    login = form.text("other_login", 128)
+    if not login:
+        form.error("other_login", N_("Type the login of the other account."))
+    if not form.confirmed() or not form.ok:
+        return None
+    other = actions().link(account, login)
+    return _done(account, N_("The account %(login)s is now linked to this one."), login=other.login)
+
+
+def _unlink(account: Account, form: Form) -> Any:
+    other = _other(account)
+    if not form.confirmed():
+        return None
+    actions().unlink(account, other)
+    return _done(account, N_("The link with %(login)s was removed."), login=other.login)
+
+
+def _roles(account: Account, form: Form) -> Any:
+    wanted = {r for r in request.form.getlist("roles") if r in CONSOLE_ROLES}
+    if not form.confirmed():
+        return None
+    known = set(CONSOLE_ROLES)
+    current = set(account.roles) & known
+    roles = actions().set_roles(account, wanted - current, current - wanted)
+    shown = ", ".join(sorted(roles & known)) or "-"
+    return _done(account, N_("Roles of this account: %(roles)s."), roles=shown)
+
+
+HANDLERS: dict[str, Handler] = {
+    "alias": _alias,
+    "lock": _lock,
+    "unlock": _unlock,
+    "force-change": _force_change,
+    "reset-link": _reset_link,
+    "reset-sms": _reset_sms,
+    "activation": _activation,
+    "end-sessions": _end_sessions,
+    "link": _link,
+    "unlink": _unlink,
+    "roles": _roles,
+}

@@ -1,0 +1,45 @@
+"""Read-only pages: the registered services and their policies; live SSO sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...admin import admin
+from ...container import container
+from ...storage.sql.console import session_counts
+from ...storage.sql.tickets import SqlTicketRegistry
+from . import bp
+from .support import console, page, page_number
+
+
+@bp.get("/services")
+@console()
+def services() -> Any:
+    return page("services", services=list(container().services))
+
+
+@bp.get("/sessions")
+@console()
+def sessions() -> Any:
+    c = container()
+    per_page = admin().settings.page_size
+    store: Any = c.tickets
+    while not isinstance(store, SqlTicketRegistry) and hasattr(store, "store"):
+        store = store.store  # unwrap decorators (metrics)
+    if not isinstance(store, SqlTicketRegistry):
+        return page("sessions", available=False)
+    rows, principals, total = session_counts(
+        store.engine, c.clock.now(), per_page, (page_number() - 1) * per_page
+    )
+    accounts = {login: c.accounts.find_by_login(login) for login, _ in rows}
+    pages = max(1, -(-principals // per_page))
+    return page(
+        "sessions",
+        available=True,
+        rows=rows,
+        accounts=accounts,
+        principals=principals,
+        total=total,
+        page_no=min(page_number(), pages),
+        pages=pages,
+    )

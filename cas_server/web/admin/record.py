@@ -1,0 +1,43 @@
+"""The record of one account: who, which numbers, which state, what happened lately."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort
+
+from ...accounts.charter import charter_for
+from ...accounts.console import AuditFilter
+from ...admin import admin
+from ...admin.actions import Actions, Actor
+from ...container import container
+from . import bp
+from .support import account_or_404, console, page
+
+RECENT_EVENTS = 15
+
+
+@bp.get("/accounts/<uuid>")
+@console()
+def record(uuid: str) -> Any:
+    account = account_or_404(uuid)
+    c = container()
+    details = admin().store.details(account.uuid)
+    if details is None:
+        abort(404)
+    charter = charter_for(c.charters, account.profile.value)
+    accepted = c.accounts.accepted_charter_version(account.uuid, charter.id) if charter else None
+    events, total = admin().store.audit_page(
+        AuditFilter(account_uuid=account.uuid, login=account.login), 1, RECENT_EVENTS
+    )
+    return page(
+        "record",
+        account=account,
+        details=details,
+        charter=charter,
+        charter_accepted=accepted,
+        sessions=len(c.tickets.sessions_for(account.login, c.clock.now())),
+        suspended_until=Actions(Actor("-")).sign_in_suspended_until(account),
+        events=events,
+        events_total=total,
+    )

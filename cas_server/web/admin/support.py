@@ -1,0 +1,165 @@
+"""What every console view shares: access, the actor, forms, labels, dates, pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_datetime
+from flask import abort, request
+from flask_babel import get_locale, gettext
+from flask_login import current_user
+
+from ...accounts.console import CONSOLE_ROLES, may
+from ...accounts.model import Account
+from ...admin import admin
+from ...admin.actions import Actions, Actor, Refused
+from ...container import container
+from ...i18n import N_
+from ..console_auth import require_account
+from ..theming import render_page
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_FIELD = 4096
+
+STATUS_LABELS = {
+    "active": N_("Active"),
+    "not_activated": N_("Not activated"),
+    "locked": N_("Locked"),
+    "disabled": N_("Disabled"),
+}
+PROFILE_LABELS = {
+    "student": N_("Student"),
+    "teacher": N_("Teacher"),
+    "parent": N_("Parent"),
+    "staff": N_("Staff"),
+    "external": N_("External"),
+}
+SOURCE_LABELS = {"local": N_("Local"), "csv": N_("CSV import"), "ldap": N_("LDAP directory")}
+ROLE_LABELS = {"admin": N_("Administrator"), "helpdesk": N_("Help desk")}
+FIELD_LABELS = {
+    "login": N_("Login"),
+    "given_name": N_("Given name"),
+    "family_name": N_("Family name"),
+    "birth_date": N_("Birth date"),
+    "profile": N_("Profile"),
+    "student_number": N_("Student number"),
+    "ine": N_("INE"),
+    "personnel_number": N_("Personnel number"),
+    "personal_email": N_("Personal e-mail"),
+    "mobile": N_("Mobile"),
+    "structure": N_("Class / structure"),
+    "external_id": N_("External id"),
+}
+
+
+def label(kind: str, value: str | None) -> str:
+    """The translated name of a status, profile, source, role or CSV column."""
+    table = {
+        "status": STATUS_LABELS,
+        "profile": PROFILE_LABELS,
+        "source": SOURCE_LABELS,
+        "role": ROLE_LABELS,
+        "field": FIELD_LABELS,
+    }[kind]
+    if value is None:
+        return ""
+    return gettext(table[value]) if value in table else value
+
+
+def when(value: datetime | float | None, fmt: str = "medium") -> str:
+    """A date and time in the console's time zone and the page's language."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        value = datetime.fromtimestamp(value, ZoneInfo("UTC"))
+    try:
+        zone = ZoneInfo(admin().settings.timezone)
+    except ZoneInfoNotFoundError:
+        zone = ZoneInfo("UTC")
+    return format_datetime(value, fmt, tzinfo=zone, locale=str(get_locale() or "fr"))
+
+
+def console(what: str = "console") -> Callable[[F], F]:
+    """A console page: signed in through CAS with a console role, allowed to do ``what``."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if not may(current_user.roles, what):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, require_account(CONSOLE_ROLES)(checked))
+
+    return decorate
+
+
+def me() -> Account:
+    account: Account = current_user.account
+    return account
+
+
+def actions() -> Actions:
+    return Actions(Actor(me().login, request.remote_addr or None, frozenset(current_user.roles)))
+
+
+def account_or_404(uuid: str) -> Account:
+    account = container().accounts.get(uuid) if len(uuid) <= 36 else None
+    if account is None:
+        abort(404)
+    return account
+
+
+class Form:
+    """A posted form: values kept for the page, one translated error per field."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+        self.values: dict[str, str] = {}
+
+    def text(self, name: str, max_length: int = 320) -> str:
+        value = str(request.form.get(name, ""))[:MAX_FIELD].strip()
+        if len(value) > max_length:
+            self.error(name, N_("This value is too long."))
+            return ""
+        self.values[name] = value
+        return value
+
+    def checked(self, name: str) -> bool:
+        return request.form.get(name) in ("1", "on", "yes", "true")
+
+    def confirmed(self) -> bool:
+        """The explicit confirmation every action asks for."""
+        if not self.checked("confirm"):
+            self.error("confirm", N_("Tick the box to confirm this action."))
+            return False
+        return True
+
+    def error(self, name: str, message: str, **params: Any) -> None:
+        self.errors.setdefault(name, gettext(message, **params))
+
+    def refused(self, name: str, exc: Refused) -> None:
+        self.error(name, exc.message, **exc.params)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def page(name: str, status: int | None = None, form: Form | None = None, **context: Any) -> Any:
+    """An ``admin/`` template; a page with errors answers 400 unless told otherwise."""
+    errors = form.errors if form else {}
+    values = form.values if form else {}
+    code = status if status is not None else (400 if errors else 200)
+    return render_page(f"admin/{name}.html", code, errors=errors, values=values, **context)
+
+
+def page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", "1")), 100_000))
+    except ValueError:
+        return 1

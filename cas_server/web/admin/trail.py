@@ -1,0 +1,128 @@
+"""The audit trail: filter by account, action and dates; page through it; export it as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from flask import Response, request, stream_with_context
+
+from ...accounts.console import AuditFilter
+from ...accounts.model import normalize_login
+from ...admin import admin
+from ...container import container
+from ...i18n import N_
+from . import bp
+from .support import Form, actions, console, page, page_number
+
+COLUMNS = ("at", "action", "outcome", "login", "account_uuid", "actor", "ip", "details")
+
+
+def _date(form: Form, name: str) -> date | None:
+    text = request.args.get(name, "").strip()[:10]
+    form.values[name] = text
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        form.error(name, N_("Enter a date such as 2026-09-01."))
+        return None
+
+
+def read_filter() -> tuple[AuditFilter, Form]:
+    form = Form()
+    login = normalize_login(request.args.get("login", ""))[:128]
+    action = request.args.get("action", "").strip()[:64]
+    form.values.update(login=login, action=action)
+    since, until = _date(form, "since"), _date(form, "until")
+    if since and until and until < since:
+        form.error("until", N_("The end date is before the start date."))
+    account = container().accounts.find_by_login(login) if login else None
+    return (
+        AuditFilter(
+            login=account.login if account else (login or None),
+            account_uuid=account.uuid if account else None,
+            action=action or None,
+            since=since,
+            until=until,
+        ),
+        form,
+    )
+
+
+@bp.get("/audit")
+@console()
+def audit() -> Any:
+    f, form = read_filter()
+    settings = admin().settings
+    events, total = (
+        admin().store.audit_page(f, page_number(), settings.page_size) if form.ok else ([], 0)
+    )
+    pages = max(1, -(-total // settings.page_size))
+    return page(
+        "audit",
+        form=form,
+        events=events,
+        total=total,
+        page_no=min(page_number(), pages),
+        pages=pages,
+        actions_known=admin().store.audit_actions(),
+        retention=settings.audit_retention_days,
+        args={k: v for k, v in form.values.items() if v},
+    )
+
+
+def _cell(value: str) -> str:
+    """No formula in a spreadsheet: a typed login such as ``=HYPERLINK(…)`` stays text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def csv_lines(events: Iterator[Any]) -> Iterator[str]:
+    """The CSV text, line by line (UTF-8 with a BOM, so spreadsheets read the accents)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    yield "\ufeff"
+    writer.writerow(COLUMNS)
+    for event in events:
+        writer.writerow(
+            _cell(str(value))
+            for value in [
+                event.at.isoformat(timespec="seconds"),
+                event.action,
+                event.outcome,
+                event.login or "",
+                event.account_uuid or "",
+                event.actor or "",
+                event.ip or "",
+                "; ".join(f"{k}={v}" for k, v in sorted(event.details.items())),
+            ]
+        )
+        if buffer.tell() > 65536:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+@bp.get("/audit.csv")
+@console()
+def audit_csv() -> Any:
+    f, form = read_filter()
+    if not form.ok:
+        return audit()
+    actions().audit(
+        "audit_export",
+        "success",
+        None,
+        filter={k: str(v) for k, v in vars(f).items() if v},
+    )
+    lines = csv_lines(admin().store.audit_events(f))
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+    )

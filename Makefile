@@ -10,7 +10,7 @@ PORT ?= 8080
 DEMO_CLIENT_PORT ?= 8081
 DEMO_CONFIG := config/demo.toml
 
-.PHONY: install translations run demo-db test lint format pytest clean catalog browser-deps
+.PHONY: install translations run demo-db test test-deps lint format pytest clean catalog browser-deps test-servers audit bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,24 @@ run: demo-db
 browser-deps:
 	bash scripts/install-test-servers.sh
 
+# OpenLDAP, Redis and PostgreSQL for the directory, backend and multi-node tests
+# (the tests start throwaway instances themselves; Debian packages need root).
+test-servers:
+	bash scripts/install-test-servers.sh slapd redis postgresql
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/audit.py
+
+# bandit over cas_server, pip-audit over the environment (also part of lint).
+audit: install
+	$(BIN)/python scripts/audit.py
+
+# The benchmark suite (README "Benchmarks"): about 8 minutes; BENCH_ARGS=--quick for 3.
+bench: install
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -58,7 +72,12 @@ format: install
 pytest: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint pytest
+# Installs the real servers the tests drive (slapd, Redis, PostgreSQL, Chromium,
+# axe-core) when run as root; without them those tests skip with a reason.
+test-deps:
+	bash scripts/install-test-servers.sh
+
+test: test-deps lint pytest
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -32,16 +32,15 @@ def create_app(
     from .charters import load_charters
     from .config import load_settings
     from .container import Container
+    from .infra import build_infrastructure, load_infra_settings
+    from .metrics import MeteredValidator
     from .outgoing import HttpClient, SingleLogoutNotifier
     from .protocol.login import LoginService
     from .protocol.ports import SystemClock
-    from .protocol.validation import TicketValidator
     from .service_definitions import load_registry
     from .storage.sql.accounts import SqlAccountRepository
-    from .storage.sql.counters import SqlCounterStore
     from .storage.sql.db import make_engine
-    from .storage.sql.tickets import SqlTicketRegistry
-    from .web import cas, console_auth, i18n, login_flow, security, theming, validate
+    from .web import cas, console_auth, i18n, login_flow, ops, security, theming, validate
     from .web.theming import Themes
 
     settings = load_settings(config_path, environ, overrides)
@@ -65,6 +64,7 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=3600,
         WTF_CSRF_SSL_STRICT=False,  # the Referer is never sent (Referrer-Policy: no-referrer)
         BABEL_DEFAULT_LOCALE=settings.default_language,
+        BABEL_DEFAULT_TIMEZONE=settings.raw["i18n"].get("timezone", "UTC"),
         BABEL_TRANSLATION_DIRECTORIES=os.path.join(os.path.dirname(__file__), "translations"),
     )
     if settings.trusted_proxies:
@@ -76,12 +76,19 @@ def create_app(
     )
     clock = SystemClock()
     registry = load_registry(settings.service_paths, [console_auth.internal_service(settings)])
-    tickets = SqlTicketRegistry(engine)
     accounts = SqlAccountRepository(engine)
+    # Ticket and counter backends (SQL or Redis), user sources (local, LDAP).
+    infra = build_infrastructure(
+        load_infra_settings(settings.raw),
+        engine,
+        accounts,
+        LocalUserSource(accounts, settings.bcrypt_cost),
+    )
+    tickets = infra.tickets
     http = HttpClient(settings.ca_bundle, settings.connect_timeout, settings.read_timeout)
     themes = Themes(settings.themes_dir, settings.default_theme)
     policy = load_policy(settings.policies_dir, settings.password_policy)
-    counters = SqlCounterStore(engine)
+    counters = infra.counters
     login_limits = settings.login
     app.extensions["cas"] = Container(
         settings=settings,
@@ -90,9 +97,9 @@ def create_app(
         services=registry,
         tickets=tickets,
         accounts=accounts,
-        user_source=LocalUserSource(accounts, settings.bcrypt_cost),
+        user_source=infra.user_source,
         login=LoginService(registry, tickets, clock, settings.lifetimes),
-        validator=TicketValidator(
+        validator=MeteredValidator(
             registry, tickets, clock, settings.lifetimes, http.proxy_callback
         ),
         http=http,
@@ -104,6 +111,7 @@ def create_app(
             accounts,
             lambda password: hash_password(password, settings.bcrypt_cost),
             verify_password,
+            infra.directories,
         ),
         charters=load_charters(settings.charters_path),
         counters=counters,
@@ -125,11 +133,13 @@ def create_app(
             ),
             "ip",
         ),
+        infra=infra,
     )
 
     theming.init_app(app, themes)
     i18n.init_app(app)
     security.init_app(app)
+    ops.init_app(app, infra)
     app.register_blueprint(cas.bp)
     app.register_blueprint(login_flow.bp)
     console_auth.init_app(app)
@@ -141,6 +151,15 @@ def create_app(
 
         return redirect(url_for("cas.login"))
 
+    from .web import sesame
+
+    sesame.init_app(app)  # Sésame self-service pages
+    from .web import profile
+
+    profile.init_app(app)  # profile page (/profile), on Sésame's mail, SMS and tokens
+    from .web import admin as admin_console
+
+    admin_console.init_app(app)  # administration console (/admin)
     from .cli import register
 
     register(app)

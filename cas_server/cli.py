@@ -209,13 +209,16 @@ def tickets_purge() -> None:
 @with_appcontext
 def demo() -> None:
     from .demo import load_demo
+    from .demo_sesame import load_sesame_demo
 
-    for line in load_demo(container()):
+    for line in (*load_demo(container()), *load_sesame_demo(container())):
         click.echo(line)
 
 
 def register(app: Flask) -> None:
-    for command in (db_group, users_group, services_group, tickets_group, demo):
+    from .admin.cli import audit_group  # also adds the console's actions to `users`
+
+    for command in (db_group, users_group, services_group, tickets_group, demo, audit_group):
         app.cli.add_command(command)
 
 

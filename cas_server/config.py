@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ PATH_KEYS = {
     ("http", "ca_bundle"),
     ("passwords", "policies_dir"),
     ("charters", "path"),
+    ("ldap", "ca_file"),
+    ("profile", "privacy_notice"),
 }
 
 
@@ -218,6 +221,11 @@ def load_settings(
     default_language = _get(data, "i18n", "default_language", str)
     if not languages or default_language not in languages:
         raise ConfigError("i18n.default_language", f"must be one of {languages}")
+    timezone = data["i18n"].get("timezone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(str(timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError("i18n.timezone", f"unknown time zone {timezone!r}") from exc
     cost = _get(data, "passwords", "bcrypt_cost", int)
     if not 4 <= cost <= 31:
         raise ConfigError("passwords.bcrypt_cost", "must be between 4 and 31")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -20,6 +21,9 @@ from .protocol.services import ServiceRegistry
 from .protocol.validation import TicketValidator
 from .storage.sql.accounts import SqlAccountRepository
 from .web.theming import Themes
+
+if TYPE_CHECKING:
+    from .infra import Infrastructure
 
 
 @dataclass
@@ -42,6 +46,8 @@ class Container:
     counters: CounterStore
     login_throttle: Throttle
     ip_throttle: Throttle
+    # Shared backends (Redis, LDAP pool) and operations settings (cas_server.infra).
+    infra: Infrastructure | None = None
 
 
 def container() -> Container:

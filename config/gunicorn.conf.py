@@ -19,3 +19,22 @@ errorlog = "-"
 # Behind a reverse proxy: trust its X-Forwarded-* only from these addresses
 # (the application also needs [server] trusted_proxies).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# Prometheus metrics with several workers: each worker writes its counts to
+# PROMETHEUS_MULTIPROC_DIR and the metrics page sums them. The folder must
+# be empty when the server starts (one folder per server on a host).
+def on_starting(server):
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -64,9 +64,41 @@ install_axe_core() {
         "axe-core@$AXE_CORE_VERSION"
 }
 
-# Later components (slapd, redis, postgres…) get their own install_<name>
-# function and an entry in ALL below.
-ALL=(chromium axe_core)
+# OpenLDAP server and client tools for tests/ldap (scripts/slapd-test.sh).
+install_slapd() {
+    if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then
+        if command -v ldapsearch >/dev/null 2>&1; then
+            log "slapd: present"
+            return 0
+        fi
+    fi
+    log "slapd: installing slapd ldap-utils"
+    apt_install slapd ldap-utils
+}
+
+# Redis 7 for the Redis ticket registry and counters (started by the tests).
+install_redis() {
+    if command -v redis-server >/dev/null 2>&1; then
+        log "redis: present ($(command -v redis-server))"
+        return 0
+    fi
+    log "redis: installing redis-server"
+    apt_install redis-server
+}
+
+# PostgreSQL 15 (throwaway clusters made by the tests with initdb/pg_ctl).
+# Often already in the image: never reinstall it (that would upgrade it).
+install_postgresql() {
+    if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+        log "postgresql: present (/usr/lib/postgresql/15/bin)"
+        return 0
+    fi
+    log "postgresql: installing postgresql"
+    apt_install postgresql
+}
+
+# Later components get their own install_<name> function and an entry in ALL below.
+ALL=(chromium axe_core slapd redis postgresql)
 
 main() {
     local components=("$@")

@@ -17,6 +17,15 @@ from cas_server.accounts.model import Account, Profile, Status
 from cas_server.auth.hashing import hash_password
 from cas_server.storage.sql.db import make_engine
 from cas_server.storage.sql.migrate import upgrade
+from tests.servers import (  # noqa: F401 - fixtures: real PostgreSQL, Redis and OpenLDAP
+    ldap_server,
+    postgres_empty_url,
+    postgres_migrated,
+    postgres_server,
+    postgres_url,
+    redis_prefix,
+    redis_server,
+)
 
 DATA = Path(__file__).parent / "data"
 TEST_COST = 4

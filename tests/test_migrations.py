@@ -1,9 +1,10 @@
-"""Alembic migrations create exactly the schema the models describe."""
+"""Alembic migrations create exactly the schema the models describe, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -12,8 +13,16 @@ from cas_server.storage.sql.migrate import current_revision, head_revision, upgr
 from cas_server.storage.sql.models import Base
 
 
-def test_migrations_match_the_models(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_empty_url"))
+    return f"sqlite:///{tmp_path / 'm.sqlite3'}"
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    engine = make_engine(database_url)
+    assert current_revision(engine) is None
     upgrade(engine)
     upgrade(engine)  # idempotent
     assert current_revision(engine) == head_revision()

@@ -22,6 +22,7 @@ from .model import Profile
 
 MAX_LINES = 200_000
 MAX_FIELD = 320
+MB = 1024 * 1024
 
 # Column name (normalised: lowercase, no accents, no spaces/_/-) → field.
 COLUMNS: Mapping[str, str] = {
@@ -197,8 +198,8 @@ def parse_csv(data: bytes, max_bytes: int) -> Plan:
     if len(data) > max_bytes:
         raise CsvFileError(
             N_("The file is too large (%(size)s MB; at most %(max)s MB)."),
-            size=round(len(data) / 1e6, 1),
-            max=round(max_bytes / 1e6, 1),
+            size=round(len(data) / MB, 1),
+            max=round(max_bytes / MB, 1),
         )
     if not data.strip():
         raise CsvFileError(N_("The file is empty."))

@@ -2,14 +2,18 @@
 
 The policy (history included) is checked in one place, so no path can skip
 it, and the new hash joins the history in the same transaction as the change.
+Accounts of a directory source (LDAP) have their password written to the
+directory first (:class:`~.directory.DirectoryPasswords`, chosen by the
+account's source); their history is still kept and checked here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
+from .directory import DirectoryPasswords
 from .model import Account
 from .policy import NotInHistory, PasswordContext, PasswordPolicy, Violation
 
@@ -44,14 +48,21 @@ class PasswordService:
         store: PasswordStore,
         hasher: Callable[[str], str],
         verify: Callable[[str, str], bool],
+        directories: Mapping[str, DirectoryPasswords] | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
         self.hasher = hasher
         self.verify = verify
+        # Account source ("ldap") -> where its passwords are written.
+        self.directories: Mapping[str, DirectoryPasswords] = dict(directories or {})
         self.history_depth = max(
             (r.n for r in policy.rules if isinstance(r, NotInHistory)), default=0
         )
+
+    def using(self, store: PasswordStore) -> PasswordService:
+        """The same service writing through another store (a unit of work)."""
+        return PasswordService(self.policy, store, self.hasher, self.verify, self.directories)
 
     def context(self, account: Account) -> PasswordContext:
         history = (
@@ -81,6 +92,11 @@ class PasswordService:
         violations = self.check(account, password)
         if violations:
             raise PasswordRejected(violations)
+        password_hash = self.hasher(password)
+        directory = self.directories.get(account.source.value)
+        if directory is not None:
+            # The directory may still refuse it (its own policy): then nothing is written.
+            directory.write_password(account, password, must_change=must_change)
         self.store.store_password(
-            account.uuid, self.hasher(password), must_change=must_change, expires_at=expires_at
+            account.uuid, password_hash, must_change=must_change, expires_at=expires_at
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ..accounts.model import MAX_LOGIN_LENGTH, Status
+from ..accounts.model import MAX_LOGIN_LENGTH, Source, Status
 from ..accounts.ports import AccountRepository
 from . import AuthResult, Failure, Rejected, Success
 from .hashing import MAX_PASSWORD_CHARS, dummy_hash, verify_password
@@ -25,6 +25,10 @@ class LocalUserSource:
             return Rejected(Failure.INVALID_CREDENTIALS)
         account = self.accounts.find_by_login(login)
         stored = account.password_hash if account is not None else None
+        # A directory account's shadow is not ours to check: its password lives
+        # in the directory (a hash kept here could be stale).
+        if account is not None and account.source is Source.LDAP:
+            stored = None
         if account is None or not stored:
             verify_password(password, self._dummy)
             return Rejected(Failure.INVALID_CREDENTIALS)

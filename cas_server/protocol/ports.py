@@ -25,6 +25,15 @@ class SystemClock:
         return time.time()
 
 
+class StoreUnavailable(RuntimeError):
+    """A shared store (database, Redis, directory) could not be reached.
+
+    Adapters raise it instead of their driver's errors, so that the web layer
+    answers "temporarily unavailable" (HTTP 503, or INTERNAL_ERROR for a
+    validation) whichever backend is down.
+    """
+
+
 class TicketRegistry(Protocol):
     """Where tickets live (Apereo CAS's TicketRegistry, trimmed to what we use).
 

@@ -60,6 +60,16 @@ def login() -> Response | tuple[str, int]:
 
     c = container()
     tgc = request.cookies.get(c.settings.tgc_name)
+    warn = params.warn or bool(request.cookies.get(WARN_COOKIE))
+    if tgc and registered is not None and not params.renew and not warn:
+        # The hot path of single sign-on: one transaction checks the session,
+        # touches it and stores the ticket; no separate read first.
+        try:
+            ticket = c.login.grant_from_session(tgc, params.service or "", registered)
+        except ServiceNotAuthorized as exc:
+            return unauthorized(exc)
+        if ticket is not None:
+            return redirect_to_service(ticket, params.method)
     tgt = c.login.current_session(tgc) if tgc else None
 
     if tgt is not None and not params.renew:
@@ -70,7 +80,7 @@ def login() -> Response | tuple[str, int]:
                 display_name=principal.attributes.get("displayName", (principal.id,))[0],
                 login=principal.id,
             )
-        if params.warn or request.cookies.get(WARN_COOKIE):
+        if warn:
             fields = {"service": params.service or "", "sso": "continue"}
             if params.method:
                 fields["method"] = params.method

@@ -28,7 +28,8 @@ def checklist(policy: PasswordPolicy | None = None) -> list[dict[str, Any]]:
     items = []
     for rule in policy.describe():
         params = dict(rule["params"])
-        text = gettext(rule["message"], **params)
+        message: str = rule["message"]  # a msgid, marked where the rule is defined
+        text = gettext(message, **params)
         items.append(
             {"rule": rule["rule"], "text": str(text), "client": rule["client"], "params": params}
         )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ..i18n import N_
+from ..protocol.ports import StoreUnavailable
 from .theming import render_page
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,10 @@ def error_page(
     status: int, title: str | None = None, message: str | None = None
 ) -> tuple[str, int]:
     default_title, default_message = ERROR_TEXT.get(status, ERROR_TEXT[400])
+    if request_ctx.url_adapter is None:
+        # The request could not be routed at all (e.g. a malformed Host header):
+        # the themed page cannot build its links, so a bare page, still not a 500.
+        return f"<!doctype html><title>{status}</title><p>{escape(_(default_title))}</p>", status
     return render_page(
         "error.html",
         status=status,
@@ -101,6 +108,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SQLAlchemyError)
     def _database(error: SQLAlchemyError) -> tuple[str, int]:
         log.error("database error: %s", error.__class__.__name__, exc_info=error)
+        return error_page(503)
+
+    @app.errorhandler(StoreUnavailable)
+    def _store(error: StoreUnavailable) -> tuple[str, int]:
+        # Redis or the directory is down (already logged by the adapter).
+        log.error("store unavailable: %s", error)
         return error_page(503)
 
     @app.errorhandler(Exception)

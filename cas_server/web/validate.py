@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..container import container
 from ..protocol import responses, saml
 from ..protocol.errors import CasError, InternalError, InvalidRequest
+from ..protocol.ports import StoreUnavailable
 from ..protocol.urls import flag
 from ..protocol.validation import ValidationRequest
 from .security import csrf
@@ -50,7 +51,7 @@ def _service_validate(*, allow_proxy_tickets: bool, with_attributes: bool) -> Re
         )
     except CasError as error:
         body = responses.service_response_failure(error, fmt)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StoreUnavailable):
         log.exception("ticket store unavailable during validation")
         body = responses.service_response_failure(
             InternalError("The ticket store is unavailable; try again"), fmt
@@ -64,8 +65,8 @@ def validate() -> Response:
     try:
         assertion = container().validator.validate(_request(allow_proxy_tickets=False))
         body = responses.validate_success(assertion.user)
-    except (CasError, SQLAlchemyError) as error:
-        if isinstance(error, SQLAlchemyError):
+    except (CasError, SQLAlchemyError, StoreUnavailable) as error:
+        if not isinstance(error, CasError):
             log.exception("ticket store unavailable during validation")
         body = responses.validate_failure()
     return _reply(body, responses.TEXT_CONTENT_TYPE)
@@ -103,7 +104,7 @@ def proxy() -> Response:
         body = responses.proxy_success(ticket, fmt)
     except CasError as error:
         body = responses.proxy_failure(error, fmt)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StoreUnavailable):
         log.exception("ticket store unavailable during /proxy")
         body = responses.proxy_failure(
             InternalError("The ticket store is unavailable; try again"), fmt
@@ -141,7 +142,7 @@ def saml_validate() -> Response:
         )
     except CasError as error:
         body = saml.saml_failure(error, request_id=request_id, now=now)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StoreUnavailable):
         log.exception("ticket store unavailable during SAML validation")
         body = saml.saml_failure(
             InternalError("The ticket store is unavailable; try again"),

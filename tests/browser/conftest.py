@@ -4,10 +4,17 @@ One session starts:
 
 - the CAS server as in production (``gunicorn -c config/gunicorn.conf.py wsgi:app``,
   2 workers) on a free port, with a TOML written here (SQLite in a temporary
-  folder, bcrypt cost 4) after ``cas-server db init`` and ``cas-server demo``;
+  folder, bcrypt cost 4), on a copy of a database made once per session by
+  ``cas-server db init`` and ``cas-server demo``;
 - ``scripts/demo_client.py``, the demo ENT and Moodle, registered as services
   on its own free port (plus two services that only name a theme);
 - headless Chromium (``/usr/bin/chromium``, never ``playwright install``).
+
+A second session, ``flow_stack``, starts only for the tests that ask for it:
+the same processes with the example charters (``config/charters``) and the
+UPHF password policy, for the steps between the password and the service.
+``flow_app`` is the app built in the test process on that stack's database,
+to prepare accounts and read sessions with the server's own objects.
 
 Helpers: ``audit(page, name)`` runs axe-core (WCAG 2.1 A and AA rules) and
 fails on serious or critical violations; ``shoot(page, name)`` writes phone
@@ -24,12 +31,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -119,6 +128,7 @@ def wait_until_up(
 class Stack:
     cas: str  # http://127.0.0.1:PORT of the CAS server
     client: str  # http://127.0.0.1:PORT of the demo ENT and Moodle
+    config: Path = Path()  # the server's TOML (its SQLite database is next to it)
 
     def service(self, path: str) -> str:
         return f"{self.client}/{path}/"
@@ -163,6 +173,17 @@ theme = "college-exemple"
 """
 
 
+def server_env(config: Path) -> dict[str, str]:
+    """This environment without CAS_* and GUNICORN* settings, pointed at ``config``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("CAS_") or k.startswith("GUNICORN"))
+    }
+    env["CAS_SERVER_CONFIG"] = str(config)
+    return env
+
+
 def run_cli(env: dict[str, str], *args: str) -> None:
     result = subprocess.run(
         [str(BIN / "cas-server"), *args],
@@ -177,13 +198,10 @@ def run_cli(env: dict[str, str], *args: str) -> None:
         pytest.fail(f"cas-server {' '.join(args)}: {result.stdout}{result.stderr}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The CAS server under gunicorn and the demo client, each on a free port."""
-    base = tmp_path_factory.mktemp("browser-stack")
-    cas_port, client_port = free_port(), free_port()
-    cas_url = f"http://127.0.0.1:{cas_port}"
-    client_url = f"http://127.0.0.1:{client_port}"
+def write_config(
+    base: Path, cas_url: str, client_port: int, *, charters: str = "", policy: str = "nist"
+) -> Path:
+    """``base/cas.toml`` (and the services it names) for a server on ``base/cas.sqlite3``."""
     services = base / "services.toml"
     services.write_text(services_toml(client_port), encoding="utf-8")
     config = base / "cas.toml"
@@ -197,24 +215,45 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         f'url = "sqlite:///{base / "cas.sqlite3"}"\n'
         "[passwords]\n"
         "bcrypt_cost = 4\n"
+        f"policy = {json.dumps(policy)}\n"
         "[http]\n"
         "connect_timeout = 2.0\n"
         "read_timeout = 2.0\n"
         "[services]\n"
         f"paths = [{json.dumps(str(services))}]\n"
-        # Charters have their own tests; here a sign-in goes straight through.
         "[charters]\n"
-        'path = ""\n',
+        f"path = {json.dumps(charters)}\n",
         encoding="utf-8",
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith("CAS_") or k.startswith("GUNICORN"))
-    }
-    env["CAS_SERVER_CONFIG"] = str(config)
+    return config
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database after ``cas-server db init`` and ``cas-server demo``; each stack copies it."""
+    base = tmp_path_factory.mktemp("browser-demo-database")
+    env = server_env(write_config(base, "http://127.0.0.1", client_port=1))
     run_cli(env, "db", "init")
     run_cli(env, "demo")
+    return base / "cas.sqlite3"
+
+
+@contextmanager
+def running_stack(
+    base: Path, database: Path, *, charters: str = "", policy: str = "nist"
+) -> Iterator[Stack]:
+    """The CAS server under gunicorn and the demo client, each on a free port.
+
+    ``database``: copied as this server's SQLite database;
+    ``charters``: the charters file (empty: a sign-in goes straight through);
+    ``policy``: the password policy profile (``config/password-policies``).
+    """
+    cas_port, client_port = free_port(), free_port()
+    cas_url = f"http://127.0.0.1:{cas_port}"
+    client_url = f"http://127.0.0.1:{client_port}"
+    config = write_config(base, cas_url, client_port, charters=charters, policy=policy)
+    shutil.copyfile(database, base / "cas.sqlite3")
+    env = server_env(config)
 
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -246,10 +285,37 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         processes.append(server)
         wait_until_up(server, cas_url + "/login", 200, server_log, "gunicorn")
         wait_until_up(client, client_url + "/ent/", 302, client_log, "demo client")
-        yield Stack(cas=cas_url, client=client_url)
+        yield Stack(cas=cas_url, client=client_url, config=config)
     finally:
         for process in reversed(processes):
             stop(process)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, demo_database: Path) -> Iterator[Stack]:
+    """The server with no charter (charters have their own stack): sign-ins go straight through."""
+    with running_stack(tmp_path_factory.mktemp("browser-stack"), demo_database) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def flow_stack(tmp_path_factory: pytest.TempPathFactory, demo_database: Path) -> Iterator[Stack]:
+    """The server with the example charters and the UPHF password policy."""
+    with running_stack(
+        tmp_path_factory.mktemp("browser-flow-stack"),
+        demo_database,
+        charters=str(ROOT / "config" / "charters" / "charters.toml"),
+        policy="uphf",
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def flow_app(flow_stack: Stack) -> Any:
+    """The app in this process on ``flow_stack``'s configuration and database."""
+    from cas_server import create_app
+
+    return create_app(flow_stack.config, environ={})
 
 
 @pytest.fixture(scope="session")
@@ -277,7 +343,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, stack: Stack) -> Iterator[Any]:
+def page(browser: Any) -> Iterator[Any]:
     """A fresh French-speaking browser (no cookies) on a desktop viewport.
 
     ``bypass_csp``: the server's CSP (``script-src 'self'``) would refuse the

@@ -1,6 +1,5 @@
-"""One contract, every ticket store: the same promises on memory and SQL.
-
-Later backends (PostgreSQL, Redis) join the ``store`` fixture's params.
+"""One contract, every ticket store: the same promises on memory, SQLite,
+PostgreSQL and Redis (real servers, started by ``tests/servers.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ from cas_server.protocol.tickets import (
     ticket_digest,
 )
 from cas_server.storage.memory import MemoryTicketRegistry
+from cas_server.storage.redis_support import RedisSettings, make_client
+from cas_server.storage.redis_tickets import RedisTicketRegistry
 from cas_server.storage.sql.db import make_engine
 from cas_server.storage.sql.migrate import upgrade
 from cas_server.storage.sql.tickets import SqlTicketRegistry
@@ -29,13 +30,22 @@ NOW = 1_800_000_000.0
 AUTH = Authentication(Principal("alice", {"mail": ("a@x.org",), "memberOf": ("a", "b")}), NOW, True)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     if request.param == "memory":
         yield MemoryTicketRegistry()
         return
-    engine = make_engine(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
-    upgrade(engine)
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        client = make_client(RedisSettings(server.url))
+        yield RedisTicketRegistry(client, request.getfixturevalue("redis_prefix"))
+        client.close()
+        return
+    if request.param == "postgresql":
+        engine = make_engine(request.getfixturevalue("postgres_url"))
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
+        upgrade(engine)
     yield SqlTicketRegistry(engine)
     engine.dispose()
 

@@ -20,6 +20,11 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
             raise ValueError("database.url: an in-memory SQLite database cannot be shared")
     else:
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        if parsed.get_backend_name() == "postgresql":
+            # A dead database server answers "unavailable" within seconds, not
+            # after the system's TCP time-out (minutes): pages fail fast.
+            options["pool_timeout"] = 10
+            options["connect_args"] = {"connect_timeout": 5}
     engine = create_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

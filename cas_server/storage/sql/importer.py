@@ -58,16 +58,62 @@ def _column_value(values: Any, name: str) -> Any:
     return value.value if isinstance(value, Profile) else value
 
 
-def _find(session: Session, row: Row) -> AccountRow | None:
+def _find(session: Session, row: Row) -> AccountRow | Rejected | None:
+    """The account this line describes; a line whose identifiers name different accounts
+    (or a login that is not the account's) is rejected rather than guessed."""
+    found: dict[str, AccountRow] = {}
     for name in MATCH_ORDER:
         value = _column_value(row.values, name)
         if value is not None:
-            found = session.scalars(
+            match = session.scalars(
                 select(AccountRow).where(getattr(AccountRow, name) == value)
             ).first()
-            if found is not None:
-                return found
-    return None
+            if match is not None:
+                found[name] = match
+    if not found:
+        if any(_column_value(row.values, name) is not None for name in MATCH_ORDER):
+            return None
+        return _find_person(session, row)
+    accounts = {a.uuid: a for a in found.values()}
+    first_name, account = next(iter(found.items()))
+    login = _column_value(row.values, "login")
+    external = _column_value(row.values, "external_id")
+    other = login if login is not None and login != account.login else None
+    if other is None and external is not None and account.external_id not in (None, external):
+        other = external
+    if len(accounts) > 1 or other is not None:
+        return Rejected(
+            row.line,
+            N_("%(column)s %(value)s already belongs to the account %(login)s."),
+            {
+                "column": first_name,
+                "value": _column_value(row.values, first_name),
+                "login": account.login,
+            },
+        )
+    return account
+
+
+def _find_person(session: Session, row: Row) -> AccountRow | Rejected | None:
+    """A line without login, number or external id: the imported account of that name."""
+    born = row.values.get("birth_date")
+    matches = session.scalars(
+        select(AccountRow)
+        .where(
+            AccountRow.source == Source.CSV.value,
+            AccountRow.family_name == row.values["family_name"],
+            AccountRow.given_name == row.values["given_name"],
+            AccountRow.profile == _column_value(row.values, "profile"),
+            AccountRow.birth_date == born if born is not None else AccountRow.birth_date.is_(None),
+        )
+        .limit(2)
+    ).all()
+    if len(matches) > 1:
+        return Rejected(
+            row.line,
+            N_("Several accounts have this name: add a login or number column to tell them apart."),
+        )
+    return matches[0] if matches else None
 
 
 def _conflict(session: Session, row: Row, uuid: str | None) -> Rejected | None:
@@ -109,8 +155,9 @@ def apply_plan(engine: Engine, plan: Plan, *, dry_run: bool, actor: str) -> Impo
     with Session(engine) as session:
         transaction = session.begin()
         try:
+            seen: dict[str, int] = {}  # accounts this run already touched → their line
             for row in plan.rows:
-                _apply_row(session, row, report, now)
+                _apply_row(session, row, report, now, seen)
                 session.flush()  # later rows see earlier ones (uniqueness, generated logins)
             if dry_run:
                 transaction.rollback()
@@ -123,8 +170,22 @@ def apply_plan(engine: Engine, plan: Plan, *, dry_run: bool, actor: str) -> Impo
     return report
 
 
-def _apply_row(session: Session, row: Row, report: ImportReport, now: datetime) -> None:
+def _apply_row(
+    session: Session, row: Row, report: ImportReport, now: datetime, seen: dict[str, int]
+) -> None:
     existing = _find(session, row)
+    if isinstance(existing, Rejected):
+        report.rejected.append(existing)
+        return
+    if existing is not None and existing.uuid in seen:
+        report.rejected.append(
+            Rejected(
+                row.line,
+                N_("This line describes the same account as line %(other)s."),
+                {"other": seen[existing.uuid]},
+            )
+        )
+        return
     conflict = _conflict(session, row, existing.uuid if existing else None)
     if conflict:
         report.rejected.append(conflict)
@@ -148,8 +209,10 @@ def _apply_row(session: Session, row: Row, report: ImportReport, now: datetime) 
         for name in UPDATABLE:
             setattr(account, name, _column_value(row.values, name))
         session.add(account)
+        seen[account.uuid] = row.line
         report.created.append((row.line, login))
         return
+    seen[existing.uuid] = row.line
     changed = []
     for name in UPDATABLE:
         value = _column_value(row.values, name)

@@ -22,9 +22,12 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ...accounts.console import search_key
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -84,11 +87,24 @@ class AccountRow(Base):
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     modified_at: Mapped[datetime]
+    # Names without case, accents or separators, for the console's prefix search;
+    # kept up to date on every ORM write (see _search_keys below).
+    search_family: Mapped[str] = mapped_column(String(255), default="")
+    search_given: Mapped[str] = mapped_column(String(255), default="")
 
     __table_args__ = (
         Index("ix_accounts_family_name", "family_name"),
         Index("ix_accounts_given_name", "given_name"),
+        Index("ix_accounts_search_family", "search_family", "search_given"),
+        Index("ix_accounts_search_given", "search_given"),
     )
+
+
+@event.listens_for(AccountRow, "before_insert")
+@event.listens_for(AccountRow, "before_update")
+def _search_keys(_mapper: Any, _connection: Any, target: AccountRow) -> None:
+    target.search_family = search_key(target.family_name or "")
+    target.search_given = search_key(target.given_name or "")
 
 
 class AccountRoleRow(Base):
@@ -155,7 +171,7 @@ class AuditEventRow(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(32))
     account_uuid: Mapped[str | None] = mapped_column(String(36), index=True)
-    login: Mapped[str | None] = mapped_column(String(128))
+    login: Mapped[str | None] = mapped_column(String(128), index=True)
     actor: Mapped[str | None] = mapped_column(String(128))
     ip: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

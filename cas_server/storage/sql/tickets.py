@@ -45,6 +45,14 @@ class SqlTicketRegistry:
         # more than running it.
         now: BindParameter[float] = bindparam("now")
         self._insert = insert(T)
+        self._read_session = select(
+            c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at
+        ).where(
+            c.id == bindparam("digest"),
+            c.kind == TICKET_GRANTING_TICKET,
+            c.expires_at > now,
+            c.last_used_at + c.idle_timeout > now,
+        )
         self._touch = (
             update(T)
             .where(
@@ -122,9 +130,7 @@ class SqlTicketRegistry:
     def get_ticket_granting_ticket(self, tgt_id: str, now: float) -> TicketGrantingTicket | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(
-                    c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at
-                ).where(c.id == ticket_digest(tgt_id), self._alive(now))
+                self._read_session, {"digest": ticket_digest(tgt_id), "now": now}
             ).first()
         return None if row is None else self._tgt(tgt_id, row)
 

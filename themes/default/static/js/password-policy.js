@@ -63,24 +63,48 @@
     var rules = JSON.parse(list.getAttribute("data-policy"));
     var summary = form.querySelector("[data-policy-summary]");
     var ctx = { login: input.getAttribute("data-login"), fullName: input.getAttribute("data-full-name") };
-    var okText = list.getAttribute("data-ok") || "✓";
+    // The words screen readers hear for each state (the marks are decoration)
+    // and the count announced as the user types, in the page's language.
+    var metText = list.getAttribute("data-met-text") || "";
+    var brokenText = list.getAttribute("data-broken-text") || "";
+    var summaryText = list.getAttribute("data-summary") || "{met} / {total}";
+
+    function mark(item, state) {
+      item.classList.toggle("is-met", state === "met");
+      item.classList.toggle("is-broken", state === "broken");
+      var sr = item.querySelector(".policy-rule__sr");
+      var text = state === "met" ? " " + metText : state === "broken" ? " " + brokenText : "";
+      if (sr && sr.textContent !== text) sr.textContent = text;
+    }
+
     function update() {
       var pw = input.value.normalize("NFC");
       var met = 0, total = 0;
       rules.forEach(function (rule) {
         var item = list.querySelector('[data-rule="' + rule.rule + '"]');
+        if (!item) return;
         var check = checks[rule.rule];
-        if (!item || !rule.client || !check) return;
+        if (!rule.client || !check) {
+          // Only the server knows (history, blocklist): its verdict was about
+          // the password refused, not the one being typed.
+          mark(item, "");
+          return;
+        }
         total += 1;
         var ok = pw.length > 0 && check(pw, rule.params, ctx);
         if (ok) met += 1;
-        item.classList.toggle("is-met", ok);
-        item.classList.toggle("is-broken", pw.length > 0 && !ok);
+        mark(item, pw.length === 0 ? "" : ok ? "met" : "broken");
       });
-      if (summary) summary.textContent = met + " / " + total;
+      if (summary) {
+        var text = pw.length ? summaryText.replace("{met}", met).replace("{total}", total) : "";
+        // Announce changes only: the same count is not read again at each key.
+        if (summary.textContent !== text) summary.textContent = text;
+      }
     }
     input.addEventListener("input", update);
-    update();
+    // The server's verdict on a refused password stays until the user types;
+    // a value the browser restored is judged at once.
+    if (input.value) update();
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -1,0 +1,488 @@
+"""Faults: a dependency goes away mid-traffic, the server says so clearly, then heals itself.
+
+- the SQLite database made unavailable (its folder moved away) while gunicorn
+  serves, and workers recycled so they must reconnect: 503 pages and
+  INTERNAL_ERROR documents, never a 500 or a hang; back to normal without a
+  restart once the folder is back;
+- PostgreSQL stopped and restarted under traffic (when installed);
+- Redis, holding the tickets, stopped and restarted (when the Redis registry exists);
+- a single-logout endpoint and a proxy-callback endpoint that hang, then
+  answer 500, then recover.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+import requests
+import trustme
+from flask import Flask
+from lxml import etree  # type: ignore[import-untyped]
+
+from cas_server.accounts.model import Account
+from tests.conftest import CasBrowser
+from tests.reliability.conftest import (
+    Deployment,
+    Gunicorn,
+    Postgres,
+    Redis,
+    add_account,
+    browser,
+    make_deployment,
+    sign_in,
+)
+
+APP = "https://app.example.org/faults"
+PASSWORD = "Fault-Tolerant-2026!"
+CAS_NS = {"cas": "http://www.yale.edu/tp/cas"}
+UNAVAILABLE_TEXT = "temporarily unavailable"
+ANSWER_WITHIN = 10.0  # seconds: every answer during an outage comes at least this fast
+RECOVER_WITHIN = 20.0
+
+
+# --- helpers for real servers -------------------------------------------------------------
+
+
+def validation_code(response: requests.Response) -> str:
+    assert response.status_code == 200, response.status_code
+    root = etree.fromstring(response.content)
+    if root.find("cas:authenticationSuccess", CAS_NS) is not None:
+        return "ok"
+    failure = root.find("cas:authenticationFailure", CAS_NS)
+    assert failure is not None, response.text[:300]
+    return str(failure.get("code"))
+
+
+class Probe:
+    """The traffic of a service and its users while the fault lasts."""
+
+    def __init__(self, server: Gunicorn, tgc: str) -> None:
+        self.server = server
+        self.session = browser()
+        self.session.cookies.set("TGC", tgc)
+
+    def sso(self) -> tuple[requests.Response, float]:
+        began = time.monotonic()
+        response = self.session.get(
+            f"{self.server.base}/login?service={quote(APP, safe='')}",
+            allow_redirects=False,
+            timeout=ANSWER_WITHIN + 20,
+        )
+        return response, time.monotonic() - began
+
+    def validate(self, ticket: str) -> tuple[str, float]:
+        began = time.monotonic()
+        response = requests.get(
+            f"{self.server.base}/p3/serviceValidate",
+            params={"service": APP, "ticket": ticket},
+            timeout=ANSWER_WITHIN + 20,
+        )
+        return validation_code(response), time.monotonic() - began
+
+    def healthy(self) -> bool:
+        try:
+            response, _ = self.sso()
+        except requests.RequestException:
+            return False
+        if response.status_code != 302:
+            return False
+        ticket = parse_qs(urlsplit(response.headers["Location"]).query)["ticket"][0]
+        return self.validate(ticket)[0] == "ok"
+
+    def assert_clear_outage(self) -> None:
+        """SSO: a 503 page; validation: INTERNAL_ERROR; quickly; never a 500."""
+        response, elapsed = self.sso()
+        assert response.status_code == 503, (response.status_code, response.text[:300])
+        assert UNAVAILABLE_TEXT in response.text.lower() or "indisponible" in response.text.lower()
+        assert "Traceback" not in response.text
+        assert elapsed < ANSWER_WITHIN, elapsed
+        code, elapsed = self.validate("ST-" + "a" * 22)
+        assert code == "INTERNAL_ERROR", code
+        assert elapsed < ANSWER_WITHIN, elapsed
+
+    def wait_healthy(self, timeout: float = RECOVER_WITHIN) -> float:
+        began = time.monotonic()
+        while time.monotonic() - began < timeout:
+            if self.healthy():
+                return time.monotonic() - began
+            time.sleep(0.2)
+        pytest.fail(f"not healthy {timeout} s after the dependency came back:\n"
+                    f"{self.server.log.read_text(errors='replace')[-3000:]}")  # fmt: skip
+
+
+def signed_in(server: Gunicorn, login: str = "alice") -> str:
+    session = browser()
+    response = sign_in(session, server.base, APP, login, PASSWORD)
+    assert response.status_code == 302, response.text[:500]
+    return session.cookies["TGC"]
+
+
+def recycle_workers(server: Gunicorn) -> None:
+    """SIGHUP: gunicorn replaces its workers; the new ones must open new connections."""
+    assert server.process is not None
+    old = set(server.workers_pids())
+    os.kill(server.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = set(server.workers_pids())
+        if len(now) >= server.workers and not now & old:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"workers were not replaced:\n{server.log.read_text(errors='replace')[-3000:]}")
+
+
+# --- SQLite -------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_sqlite_database_unavailable_then_back(
+    deployment: Deployment, servers: list[Gunicorn]
+) -> None:
+    add_account(deployment, "alice", PASSWORD)
+    server = Gunicorn(deployment)
+    servers.append(server)
+    server.start()
+    probe = Probe(server, signed_in(server))
+    assert probe.healthy()
+
+    folder = Path(deployment.database_url[len("sqlite:///") :]).parent
+    away = folder.with_name("db-away")
+    folder.rename(away)
+    try:
+        # Connections already open keep the old file: new workers must reconnect.
+        recycle_workers(server)
+        for _ in range(3):
+            probe.assert_clear_outage()
+        # A sign-in that cannot be checked is a 503 too, not a "wrong password".
+        session = browser()
+        response = session.get(f"{server.base}/login", timeout=ANSWER_WITHIN)
+        assert response.status_code == 200  # the form itself needs no database
+        answer = sign_in(session, server.base, APP, "alice", PASSWORD)
+        assert answer.status_code == 503, answer.status_code
+    finally:
+        away.rename(folder)
+    elapsed = probe.wait_healthy()
+    assert server.process is not None and server.process.poll() is None  # no restart needed
+    print(f"SQLite: healthy again {elapsed:.1f} s after the database came back")
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_postgresql_restart_mid_traffic(
+    tmp_path: Path, servers: list[Gunicorn], postgres: Postgres
+) -> None:
+    deployment = make_deployment(tmp_path / "pg", database_url=postgres.url)
+    add_account(deployment, "alice", PASSWORD)
+    server = Gunicorn(deployment)
+    servers.append(server)
+    server.start()
+    probe = Probe(server, signed_in(server))
+    assert probe.healthy()
+    # A committed account change before the outage.
+    changed = deployment.cli(
+        "users", "set-password", "alice", "--password-stdin", stdin="Changed-Before-2026!\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+
+    stop_traffic = threading.Event()
+    seen: list[int] = []
+
+    def traffic() -> None:
+        while not stop_traffic.is_set():
+            try:
+                seen.append(probe.sso()[0].status_code)
+            except requests.RequestException:
+                seen.append(-1)
+            time.sleep(0.02)
+
+    worker = threading.Thread(target=traffic, daemon=True)
+    worker.start()
+    try:
+        time.sleep(0.5)
+        postgres.stop("fast")
+        time.sleep(0.5)
+        probe.assert_clear_outage()
+        refused = deployment.cli(
+            "users", "set-password", "alice", "--password-stdin", stdin="Changed-During-2026!\n"
+        )
+        assert refused.returncode != 0  # said clearly, not silently lost
+        postgres.start()
+        elapsed = probe.wait_healthy()
+    finally:
+        stop_traffic.set()
+        worker.join(timeout=30)
+    assert 500 not in seen and -1 not in seen, sorted(set(seen))
+    assert 503 in seen and 302 in seen
+    # The change acknowledged before the outage is there; the refused one is not.
+    session = browser()
+    assert sign_in(session, server.base, APP, "alice", "Changed-Before-2026!").status_code == 302
+    assert sign_in(browser(), server.base, APP, "alice", "Changed-During-2026!").status_code == 401
+    print(f"PostgreSQL: healthy again {elapsed:.1f} s after the restart")
+
+
+# --- Redis --------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_redis_down_then_back(
+    tmp_path: Path, servers: list[Gunicorn], redis_instance: Redis
+) -> None:
+    extra = f'[tickets]\nbackend = "redis"\n[redis]\nurl = "{redis_instance.url}"\n'
+    deployment = make_deployment(tmp_path / "redis", extra=extra)
+    add_account(deployment, "alice", PASSWORD)
+    server = Gunicorn(deployment)
+    servers.append(server)
+    server.start()
+    probe = Probe(server, signed_in(server))
+    assert probe.healthy()
+    redis_instance.stop()
+    for _ in range(3):
+        probe.assert_clear_outage()
+    redis_instance.start()  # same port, empty: the SSO sessions are gone
+    deadline = time.monotonic() + RECOVER_WITHIN
+    while True:
+        response, _ = probe.sso()
+        if response.status_code == 200:  # the login form: the session is gone, no error
+            break
+        assert response.status_code == 503, response.status_code
+        assert time.monotonic() < deadline, "still failing after Redis came back"
+        time.sleep(0.2)
+    # A new sign-in works again, without restarting the server.
+    probe = Probe(server, signed_in(server))
+    assert probe.healthy()
+
+
+# --- single logout and proxy callback endpoints that misbehave ----------------------------
+
+
+class Flaky:
+    """An HTTP(S) endpoint whose behaviour the test switches: 'ok', '500' or 'hang'."""
+
+    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+        self.mode = "ok"
+        self.received: list[str] = []
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                if outer.mode == "hang":
+                    outer.release.wait(5.0)
+                else:
+                    outer.received.append(self.path + "\n" + body)
+                status = 500 if outer.mode == "500" else 200
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the server gave up on us: expected when hanging
+
+            do_GET = _answer
+            do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            block_on_close = False
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        if context is not None:
+            self.server.socket = context.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def slo_endpoint() -> Iterator[Flaky]:
+    endpoint = Flaky()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def callback_endpoint(ca: trustme.CA) -> Iterator[Flaky]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    endpoint = Flaky(context)
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def app_overrides(tmp_path: Path, ca: trustme.CA, slo_endpoint: Flaky) -> dict[str, dict[str, Any]]:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    services = tmp_path / "services.toml"
+    services.write_text(
+        "[[services]]\n"
+        'id = "app"\n'
+        'name = "Application with proxy and single logout"\n'
+        "url_pattern = '^https://app\\.example\\.org(/.*)?$'\n"
+        "proxy_callback_pattern = '^https://127\\.0\\.0\\.1:\\d+/.*$'\n"
+        f'logout_url = "http://127.0.0.1:{slo_endpoint.port}/slo"\n',
+        encoding="utf-8",
+    )
+    return {
+        "services": {"paths": [str(services)]},
+        "http": {"ca_bundle": str(bundle), "connect_timeout": 1.0, "read_timeout": 1.0},
+    }
+
+
+def session_with_validated_ticket(app: Flask) -> Any:
+    client = app.test_client()
+    ticket = CasBrowser(client).service_ticket(APP)
+    root = etree.fromstring(
+        client.get("/serviceValidate", query_string={"service": APP, "ticket": ticket}).data
+    )
+    assert root.find("cas:authenticationSuccess", CAS_NS) is not None
+    return client
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    began = time.monotonic()
+    result = call()
+    return result, time.monotonic() - began
+
+
+def test_single_logout_endpoint_hangs_fails_then_recovers(
+    app: Flask, alice: Account, slo_endpoint: Flaky
+) -> None:
+    for mode in ("hang", "500"):
+        slo_endpoint.mode = mode
+        client = session_with_validated_ticket(app)
+        response, elapsed = timed(lambda c=client: c.get("/logout"))
+        assert response.status_code == 200 and elapsed < 1.0, (mode, elapsed)
+        # The user is logged out whatever the service did.
+        assert client.get("/login", query_string={"service": APP}).status_code == 200
+        # Meanwhile the server serves others as usual.
+        other, elapsed = timed(lambda: app.test_client().get("/login"))
+        assert other.status_code == 200 and elapsed < 1.0
+    slo_endpoint.release.set()
+    slo_endpoint.mode = "ok"
+    before = len(slo_endpoint.received)
+    client = session_with_validated_ticket(app)
+    assert client.get("/logout").status_code == 200
+    deadline = time.monotonic() + 10
+    while len(slo_endpoint.received) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    delivered = slo_endpoint.received[before:]
+    assert delivered and "logoutRequest" in delivered[0], slo_endpoint.received
+
+
+def test_proxy_callback_hangs_fails_then_recovers(
+    app: Flask, alice: Account, callback_endpoint: Flaky
+) -> None:
+    url = f"https://127.0.0.1:{callback_endpoint.port}/pgt"
+
+    def validate() -> Any:
+        ticket = CasBrowser(app.test_client()).service_ticket(APP)
+        response = app.test_client().get(
+            "/serviceValidate", query_string={"service": APP, "ticket": ticket, "pgtUrl": url}
+        )
+        assert response.status_code == 200
+        return etree.fromstring(response.data)
+
+    for mode in ("hang", "500"):
+        callback_endpoint.mode = mode
+        root, elapsed = timed(validate)
+        failure = root.find("cas:authenticationFailure", CAS_NS)
+        assert failure is not None and failure.get("code") == "INVALID_PROXY_CALLBACK", (
+            mode,
+            etree.tostring(root),
+        )
+        assert elapsed < 3.0, (mode, elapsed)  # read_timeout is 1 s
+    callback_endpoint.release.set()
+    callback_endpoint.mode = "ok"
+    root = validate()
+    iou = root.findtext("cas:authenticationSuccess/cas:proxyGrantingTicket", namespaces=CAS_NS)
+    assert iou and iou.startswith("PGTIOU-"), etree.tostring(root)
+    assert any("pgtIou=" + iou in r for r in callback_endpoint.received)
+
+
+# --- LDAP (issue 6's directory source and test helpers, when present) ----------------------
+
+
+def test_ldap_down_mid_traffic_then_back(db_path: Path) -> None:
+    """The directory stops: 503 page, never "wrong password"; back by itself when it returns."""
+    servers_module = pytest.importorskip("tests.servers")
+    directory = pytest.importorskip("tests.directory.conftest")
+    from cas_server import create_app
+    from tests.conftest import test_overrides
+
+    with servers_module.running_slapd() as ldap:
+        app = create_app(
+            overrides=test_overrides(
+                db_path,
+                auth={"sources": ["ldap"]},
+                ldap=directory.ldap_settings(ldap.url, server_retry_after=1),
+            ),
+            environ={},
+        )
+        script = servers_module.SLAPD_SCRIPT
+        try:
+            browser = CasBrowser(app.test_client())
+            assert browser.login("alice@example.org", "alicepass", service=APP).status_code == 302
+            subprocess.run(["bash", str(script), "stop", str(ldap.folder)], check=True,
+                           capture_output=True, timeout=60)  # fmt: skip
+            for _ in range(3):
+                response, elapsed = timed(
+                    lambda: CasBrowser(app.test_client()).login(
+                        "alice@example.org", "alicepass", service=APP
+                    )
+                )
+                assert response.status_code == 503, response.status_code
+                assert elapsed < ANSWER_WITHIN
+            subprocess.run(
+                ["bash", str(script), "start", str(ldap.port), str(ldap.folder),
+                 str(servers_module.LDAP_PEOPLE)],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            deadline = time.monotonic() + RECOVER_WITHIN
+            while True:
+                answer = CasBrowser(app.test_client()).login(
+                    "alice@example.org", "alicepass", service=APP
+                )
+                if answer.status_code == 302:
+                    break
+                assert answer.status_code == 503, answer.status_code
+                assert time.monotonic() < deadline, "still unavailable after slapd came back"
+                time.sleep(0.3)
+        finally:
+            app.extensions["cas"].engine.dispose()

@@ -1,0 +1,62 @@
+"""Fixtures of the Sésame tests; test modules load them with
+``pytest_plugins = ["tests.web.sesame_fixtures"]``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.web.sesame_support import CHARTERS, PUBLIC_URL, SmsGateway, SmtpSink, sesame_state
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.controller.start()
+    yield sink
+    sink.controller.stop()
+
+
+@pytest.fixture
+def sms_gateway() -> Iterator[SmsGateway]:
+    gateway = SmsGateway()
+    gateway.thread.start()
+    yield gateway
+    gateway.server.shutdown()
+    gateway.server.server_close()
+
+
+@pytest.fixture
+def sesame_overrides(smtp_sink: SmtpSink, sms_gateway: SmsGateway) -> dict[str, dict[str, Any]]:
+    """Every path on, real SMTP and SMS servers, the charters, the public URL."""
+    return {
+        "server": {"public_url": PUBLIC_URL},
+        "mail": {
+            "backend": "smtp",
+            "host": "127.0.0.1",
+            "port": smtp_sink.port,
+            "from_address": "sesame@univ-test.fr",
+            "from_name": "Sésame",
+            "timeout": 5.0,
+        },
+        "sms": {
+            "backend": "http",
+            "url": sms_gateway.url,
+            "username": "cas",
+            "password": "gateway-secret",
+            "daily_budget": 50,
+        },
+        "sesame": {"password_paths": ["joker", "email", "sms", "temporary", "facts"]},
+        "charters": {"path": str(CHARTERS)},
+    }
+
+
+@pytest.fixture
+def sesame_client(app: Flask) -> Iterator[FlaskClient]:
+    """The test client; the mail and SMS threads are drained when the test ends."""
+    yield app.test_client()
+    sesame_state(app).close()

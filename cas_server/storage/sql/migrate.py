@@ -24,9 +24,19 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if engine.dialect.name == "sqlite" and engine.url.database:
         Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     cfg = alembic_config()
-    with engine.begin() as connection:
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one; with
+            # foreign keys on, that drop would cascade to the rows that point at
+            # it (roles, password history…). Off for the migration only; it
+            # must be set outside a transaction to take effect.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+        connection.commit()
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -56,6 +56,10 @@ class TicketRegistry(Protocol):
     ) -> ServiceTicket | None:
         """Atomically: find the live session, mark it used at ``now``, store ``build(tgt)``.
 
+        A store may skip recording a use that follows the last recorded one
+        closely (``tickets.touch_due``); the ticket is stored only if the
+        session is still alive when it is written.
+
         Returns None (and stores nothing) if the session is unknown or
         expired. If ``build`` raises, nothing is stored and the error propagates.
         """

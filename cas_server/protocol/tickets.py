@@ -95,6 +95,19 @@ class TicketGrantingTicket:
         return now >= self.expires_at or now >= self.last_used_at + self.idle_timeout
 
 
+# A store may record a session's use only when the last recorded one is this
+# old: a tenth of the idle timeout, at most a minute. The session then ends
+# at most that much earlier than the exact idle timeout, and issuing a
+# service ticket is a single write most of the time.
+TOUCH_FRACTION = 0.1
+TOUCH_AT_MOST = 60.0
+
+
+def touch_due(tgt: TicketGrantingTicket, now: float) -> bool:
+    """Whether a use of the session at ``now`` must be recorded (see TOUCH_FRACTION)."""
+    return now - tgt.last_used_at >= min(TOUCH_AT_MOST, tgt.idle_timeout * TOUCH_FRACTION)
+
+
 @dataclass(frozen=True)
 class ServiceTicket:
     """A service ticket (3.1) or, with ``proxies`` set, a proxy ticket (3.2).

@@ -31,6 +31,8 @@ CAS_NS = {"cas": "http://www.yale.edu/tp/cas"}
 
 def issue_tickets(deployment: Deployment, count: int) -> list[str]:
     """Service tickets of one SSO session, written by the real SQL ticket store's code."""
+    from sqlalchemy import insert
+
     from cas_server.protocol.tickets import (
         Authentication,
         Principal,
@@ -39,7 +41,7 @@ def issue_tickets(deployment: Deployment, count: int) -> list[str]:
         new_ticket_id,
     )
     from cas_server.storage.sql.db import make_engine
-    from cas_server.storage.sql.tickets import SqlTicketRegistry
+    from cas_server.storage.sql.tickets import SqlTicketRegistry, T
 
     engine = make_engine(deployment.database_url)
     store = SqlTicketRegistry(engine)
@@ -53,7 +55,7 @@ def issue_tickets(deployment: Deployment, count: int) -> list[str]:
     ]
     # The store's own rows, in one transaction (add_service_ticket one by one is slower).
     with engine.begin() as conn:
-        conn.execute(store._insert, [store._service_ticket_values(st) for st in issued])
+        conn.execute(insert(T), [store._service_ticket_values(st) for st in issued])
     engine.dispose()
     return [st.id for st in issued]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     insert,
     or_,
     select,
@@ -29,8 +31,10 @@ from ...protocol.tickets import (
     SingleLogoutTarget,
     TicketGrantingTicket,
     ticket_digest,
+    touch_due,
 )
 from ..codec import dump_authentication, dump_proxies, load_authentication, load_proxies
+from .driver import DriverStatement, driver_connection, write_gate
 from .models import TicketRow
 
 T = cast(Table, TicketRow.__table__)
@@ -38,37 +42,46 @@ c = T.c
 S = T.alias("session")
 
 
+# Every column an insert names, so the driver gets no SQLAlchemy default to apply.
+INSERT_COLUMNS = tuple(col.name for col in T.columns)
+SESSION_COLUMNS = (c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at)
+
+
 class SqlTicketRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # Hot-path statements are built once: building one per call costs
-        # more than running it.
+        # The hot-path statements are compiled once for this engine's dialect
+        # and run on the driver (see driver.py).
         now: BindParameter[float] = bindparam("now")
-        self._insert = insert(T)
-        self._read_session = select(
-            c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at
-        ).where(
-            c.id == bindparam("digest"),
+        digest: BindParameter[str] = bindparam("digest")
+        alive = (
+            c.id == digest,
             c.kind == TICKET_GRANTING_TICKET,
             c.expires_at > now,
             c.last_used_at + c.idle_timeout > now,
         )
-        self._touch = (
-            update(T)
-            .where(
-                c.id == bindparam("digest"),
-                c.kind == TICKET_GRANTING_TICKET,
-                c.expires_at > now,
-                c.last_used_at + c.idle_timeout > now,
-            )
-            .values(last_used_at=now)
-            .returning(c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at)
+        self._insert = DriverStatement(
+            engine, insert(T).values({name: bindparam(name) for name in INSERT_COLUMNS})
         )
-        self._consume = (
+        # The service ticket, stored only if its session is still alive: one
+        # statement, so a logout in between wins and no ticket outlives it.
+        typed = [bindparam(name, type_=T.c[name].type) for name in INSERT_COLUMNS]
+        self._insert_if_alive = DriverStatement(
+            engine,
+            insert(T).from_select(INSERT_COLUMNS, select(*typed).where(exists().where(*alive))),
+        )
+        self._read_session = DriverStatement(engine, select(*SESSION_COLUMNS).where(*alive))
+        self._touch = DriverStatement(
+            engine,
+            update(T).where(*alive).values(last_used_at=now),
+        )
+        self._consume = DriverStatement(
+            engine,
             update(T)
             .where(
-                c.id == bindparam("digest"),
-                c.kind.in_((SERVICE_TICKET, PROXY_TICKET)),
+                c.id == digest,
+                # Two comparisons, not IN: an IN list would be re-rendered per call.
+                or_(c.kind == SERVICE_TICKET, c.kind == PROXY_TICKET),
                 c.consumed.is_(False),
             )
             # The plain ticket is kept only once used, only for single logout.
@@ -86,27 +99,26 @@ class SqlTicketRegistry:
                 c.created_at,
                 c.expires_at,
                 c.logout_url,
-            )
+            ),
         )
 
     # --- ticket-granting tickets -------------------------------------------------
 
     def add_ticket_granting_ticket(self, tgt: TicketGrantingTicket) -> None:
         digest = ticket_digest(tgt.id)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(T).values(
-                    id=digest,
-                    kind=TICKET_GRANTING_TICKET,
-                    tgt_id=digest,
-                    principal_id=tgt.authentication.principal.id,
-                    authentication=dump_authentication(tgt.authentication),
-                    created_at=tgt.created_at,
-                    expires_at=tgt.expires_at,
-                    idle_timeout=tgt.idle_timeout,
-                    last_used_at=tgt.last_used_at,
-                )
-            )
+        values = _row(
+            id=digest,
+            kind=TICKET_GRANTING_TICKET,
+            tgt_id=digest,
+            principal_id=tgt.authentication.principal.id,
+            authentication=dump_authentication(tgt.authentication),
+            created_at=tgt.created_at,
+            expires_at=tgt.expires_at,
+            idle_timeout=tgt.idle_timeout,
+            last_used_at=tgt.last_used_at,
+        )
+        with driver_connection(self.engine) as connection:
+            connection.write_one(self._insert, values)
 
     @staticmethod
     def _alive(now: float) -> Any:
@@ -118,20 +130,22 @@ class SqlTicketRegistry:
 
     @staticmethod
     def _tgt(tgt_id: str, row: Any) -> TicketGrantingTicket:
+        """A session from a row of SESSION_COLUMNS."""
+        authentication, created_at, expires_at, idle_timeout, last_used_at = row
         return TicketGrantingTicket(
             id=tgt_id,
-            authentication=load_authentication(row.authentication),
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            idle_timeout=row.idle_timeout,
-            last_used_at=row.last_used_at,
+            authentication=load_authentication(authentication),
+            created_at=created_at,
+            expires_at=expires_at,
+            idle_timeout=idle_timeout,
+            last_used_at=last_used_at,
         )
 
     def get_ticket_granting_ticket(self, tgt_id: str, now: float) -> TicketGrantingTicket | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
+        with driver_connection(self.engine) as connection:
+            row = connection.first(
                 self._read_session, {"digest": ticket_digest(tgt_id), "now": now}
-            ).first()
+            )
         return None if row is None else self._tgt(tgt_id, row)
 
     def grant_service_ticket(
@@ -140,14 +154,23 @@ class SqlTicketRegistry:
         now: float,
         build: Callable[[TicketGrantingTicket], ServiceTicket],
     ) -> ServiceTicket | None:
-        with self.engine.begin() as conn:
-            # The write comes first: it takes the lock, and touches the session.
-            row = conn.execute(self._touch, {"digest": ticket_digest(tgt_id), "now": now}).first()
+        digest = ticket_digest(tgt_id)
+        with driver_connection(self.engine) as connection:
+            row = connection.first(self._read_session, {"digest": digest, "now": now})
             if row is None:
                 return None
-            ticket = build(self._tgt(tgt_id, row))
-            conn.execute(self._insert, self._service_ticket_values(ticket, row.authentication))
-            return ticket
+            # Built before writing: SQLite has one writer at a time, and the
+            # write is then a single statement.
+            tgt = self._tgt(tgt_id, row)
+            ticket = build(replace(tgt, last_used_at=now))
+            values = self._service_ticket_values(ticket, row[0])
+            values.update(digest=digest, now=now)
+            stored, _ = connection.write_one(self._insert_if_alive, values)
+            if stored != 1:
+                return None  # the session ended meanwhile
+            if touch_due(tgt, now):
+                connection.write_one(self._touch, {"digest": digest, "now": now})
+        return ticket
 
     # --- service and proxy tickets -----------------------------------------------
 
@@ -155,49 +178,51 @@ class SqlTicketRegistry:
     def _service_ticket_values(
         ticket: ServiceTicket, auth_json: str | None = None
     ) -> dict[str, Any]:
-        return {
-            "id": ticket_digest(ticket.id),
-            "kind": PROXY_TICKET if ticket.is_proxy_ticket else SERVICE_TICKET,
-            "tgt_id": _root(ticket.tgt_id),
-            "principal_id": ticket.authentication.principal.id,
-            "service": ticket.service,
-            "service_id": ticket.service_id,
-            "authentication": auth_json or dump_authentication(ticket.authentication),
-            "proxies": dump_proxies(ticket.proxies),
-            "from_new_login": ticket.from_new_login,
-            "created_at": ticket.created_at,
-            "expires_at": ticket.expires_at,
-            "logout_url": ticket.logout_url,
-        }
+        return _row(
+            id=ticket_digest(ticket.id),
+            kind=PROXY_TICKET if ticket.is_proxy_ticket else SERVICE_TICKET,
+            tgt_id=_root(ticket.tgt_id),
+            principal_id=ticket.authentication.principal.id,
+            service=ticket.service,
+            service_id=ticket.service_id,
+            authentication=auth_json or dump_authentication(ticket.authentication),
+            proxies=dump_proxies(ticket.proxies),
+            from_new_login=ticket.from_new_login,
+            created_at=ticket.created_at,
+            expires_at=ticket.expires_at,
+            logout_url=ticket.logout_url,
+        )
 
     def add_service_ticket(self, ticket: ServiceTicket) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(self._insert, self._service_ticket_values(ticket))
+        with driver_connection(self.engine) as connection:
+            connection.write_one(self._insert, self._service_ticket_values(ticket))
 
     def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:
-        with self.engine.begin() as conn:
-            row = conn.execute(
+        with driver_connection(self.engine) as connection:
+            _, row = connection.write_one(
                 self._consume, {"digest": ticket_digest(ticket_id), "plain": ticket_id}
-            ).first()
+            )
         if row is None:
             return None
+        (tgt_id, service, service_id, authentication, proxies) = row[:5]
+        from_new_login, created_at, expires_at, logout_url = row[5:]
         return ServiceTicket(
             id=ticket_id,
-            service=row.service,
-            service_id=row.service_id,
-            tgt_id=row.tgt_id,  # the digest: only ever used as a key
-            authentication=load_authentication(row.authentication),
-            from_new_login=row.from_new_login,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            proxies=load_proxies(row.proxies),
-            logout_url=row.logout_url,
+            service=service,
+            service_id=service_id,
+            tgt_id=tgt_id,  # the digest: only ever used as a key
+            authentication=load_authentication(authentication),
+            from_new_login=bool(from_new_login),  # 0/1 on SQLite
+            created_at=created_at,
+            expires_at=expires_at,
+            proxies=load_proxies(proxies),
+            logout_url=logout_url,
         )
 
     # --- proxy-granting tickets --------------------------------------------------
 
     def add_proxy_granting_ticket(self, pgt: ProxyGrantingTicket) -> None:
-        with self.engine.begin() as conn:
+        with write_gate(self.engine), self.engine.begin() as conn:
             conn.execute(
                 insert(T).values(
                     id=ticket_digest(pgt.id),
@@ -251,7 +276,7 @@ class SqlTicketRegistry:
     # --- logout and housekeeping -------------------------------------------------
 
     def _destroy(self, condition: Any) -> list[SingleLogoutTarget]:
-        with self.engine.begin() as conn:
+        with write_gate(self.engine), self.engine.begin() as conn:
             rows = conn.execute(
                 delete(T)
                 .where(condition)
@@ -279,7 +304,7 @@ class SqlTicketRegistry:
                 ).where(c.principal_id == principal_id, self._alive(now))
             ).all()
         # The store does not know the plain ids; sessions are listed by digest.
-        return [self._tgt(r.id, r) for r in rows]
+        return [self._tgt(r.id, tuple(r)[1:]) for r in rows]
 
     def destroy_sessions_for(self, principal_id: str) -> list[SingleLogoutTarget]:
         with self.engine.connect() as conn:
@@ -292,7 +317,7 @@ class SqlTicketRegistry:
         return self._destroy(c.tgt_id.in_(ids))
 
     def purge_expired(self, now: float) -> int:
-        with self.engine.begin() as conn:
+        with write_gate(self.engine), self.engine.begin() as conn:
             dead_sessions = select(c.id).where(
                 c.kind == TICKET_GRANTING_TICKET,
                 or_(c.expires_at <= now, c.last_used_at + c.idle_timeout <= now),
@@ -315,3 +340,11 @@ class SqlTicketRegistry:
 def _root(tgt_id: str) -> str:
     """Tickets carry their root session either as a plain TGT id or already as its digest."""
     return tgt_id if len(tgt_id) == 64 and "-" not in tgt_id else ticket_digest(tgt_id)
+
+
+def _row(**values: Any) -> dict[str, Any]:
+    """A full row for the insert statement: the columns not given are NULL or false."""
+    row: dict[str, Any] = dict.fromkeys(INSERT_COLUMNS)
+    row["from_new_login"] = row["consumed"] = False
+    row.update(values)
+    return row

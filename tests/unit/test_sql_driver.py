@@ -1,0 +1,141 @@
+"""The driver-level hot path of the SQL ticket store: the SQLite write gate,
+statements compiled once, and driver errors turned into SQLAlchemy's."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy.exc import DBAPIError
+
+from cas_server.storage.sql.db import make_engine
+from cas_server.storage.sql.driver import (
+    DriverStatement,
+    WriteGate,
+    driver_connection,
+    driver_transaction,
+    write_gate,
+)
+
+
+def _bump(path: str, counter: str, times: int) -> None:
+    """Read, pause, write back: without mutual exclusion increments get lost."""
+    gate = WriteGate(path)
+    for _ in range(times):
+        with gate:
+            value = int(Path(counter).read_text())
+            time.sleep(0.0005)
+            Path(counter).write_text(str(value + 1))
+
+
+def test_gate_excludes_other_processes(tmp_path: Path) -> None:
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    lock = str(tmp_path / "db.writelock")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_bump, args=(lock, str(counter), 40)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    assert counter.read_text() == "120"
+
+
+def test_gate_excludes_threads_and_is_reentrant(tmp_path: Path) -> None:
+    gate = WriteGate(str(tmp_path / "db.writelock"))
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def work() -> None:
+        for _ in range(50):
+            with gate, gate:  # re-entrant: a nested write does not deadlock
+                inside.append(1)
+                if len(inside) > 1:
+                    overlaps.append(1)
+                time.sleep(0.0001)
+                inside.pop()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not overlaps
+
+
+def test_gate_is_released_when_its_holder_dies(tmp_path: Path) -> None:
+    lock = str(tmp_path / "db.writelock")
+    context = multiprocessing.get_context("spawn")
+    holder = context.Process(target=_hold_forever, args=(lock,))
+    holder.start()
+    time.sleep(1.0)
+    holder.kill()  # SIGKILL while holding the gate
+    holder.join(10)
+    started = time.monotonic()
+    with WriteGate(lock):
+        pass
+    assert time.monotonic() - started < 5
+
+
+def _hold_forever(path: str) -> None:
+    with WriteGate(path):
+        time.sleep(600)
+
+
+def test_only_sqlite_files_get_a_gate(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cas.db'}")
+    gate = write_gate(engine)
+    assert isinstance(gate, WriteGate)
+    assert gate is write_gate(engine)  # one per engine, shared by its threads
+    assert gate.path == os.path.abspath(tmp_path / "cas.db") + ".writelock"
+
+
+META = MetaData()
+ITEMS = Table("items", META, Column("id", Integer, primary_key=True), Column("name", String(20)))
+
+
+def test_statements_bind_constants_and_values_in_order(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cas.db'}")
+    META.create_all(engine)
+    add = DriverStatement(engine, insert(ITEMS).values(id=bindparam("id"), name=bindparam("name")))
+    find = DriverStatement(
+        engine,
+        select(ITEMS.c.name).where(ITEMS.c.id == bindparam("id"), ITEMS.c.name != "hidden"),
+    )
+    with driver_transaction(engine) as connection:
+        connection.rows(add, {"id": 1, "name": "one"})
+        connection.rows(add, {"name": "hidden", "id": 2})
+    with driver_connection(engine) as connection:
+        assert connection.first(find, {"id": 1}) == ("one",)
+        assert connection.first(find, {"id": 2}) is None
+
+
+def test_a_failed_write_keeps_nothing_and_raises_sqlalchemy_errors(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cas.db'}")
+    META.create_all(engine)
+    add = DriverStatement(engine, insert(ITEMS).values(id=bindparam("id"), name=bindparam("name")))
+    count = DriverStatement(engine, select(ITEMS.c.id))
+    with pytest.raises(DBAPIError) as caught, driver_transaction(engine) as connection:
+        connection.rows(add, {"id": 1, "name": "one"})
+        connection.rows(add, {"id": 1, "name": "again"})  # duplicate key
+    assert "INSERT INTO items" in str(caught.value)
+    with pytest.raises(RuntimeError), driver_transaction(engine) as connection:
+        connection.rows(add, {"id": 3, "name": "three"})
+        raise RuntimeError("a bug after the first statement")
+    with driver_transaction(engine) as connection:
+        connection.rows(add, {"id": 4, "name": "four"})
+        connection.rollback()
+    with driver_connection(engine) as connection:
+        assert connection.rows(count, {}) == []
+
+
+def test_an_unreachable_database_raises_sqlalchemy_errors(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gone' / 'cas.db'}")
+    with pytest.raises(DBAPIError), driver_connection(engine):
+        pass

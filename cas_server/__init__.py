@@ -41,13 +41,15 @@ def create_app(
     from .storage.sql.accounts import SqlAccountRepository
     from .storage.sql.db import make_engine
     from .web import cas, console_auth, i18n, login_flow, ops, security, theming, validate
+    from .web.application import CasFlask
+    from .web.fast_path import FastPath
     from .web.theming import Themes
 
     settings = load_settings(config_path, environ, overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    app = Flask(__name__, static_folder=None)
+    app = CasFlask(__name__, static_folder=None)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         DEBUG=settings.mode == "debug",
@@ -67,9 +69,6 @@ def create_app(
         BABEL_DEFAULT_TIMEZONE=settings.raw["i18n"].get("timezone", "UTC"),
         BABEL_TRANSLATION_DIRECTORIES=os.path.join(os.path.dirname(__file__), "translations"),
     )
-    if settings.trusted_proxies:
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
     engine = make_engine(
         settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
@@ -163,4 +162,11 @@ def create_app(
     from .cli import register
 
     register(app)
+    if settings.fast_path:
+        # Validation and SSO ticket issue, answered before Flask's request machinery.
+        app.wsgi_app = FastPath(app.wsgi_app, app.extensions)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # Outermost: every path sees the client's address and scheme.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
     return app

@@ -152,6 +152,7 @@ class Settings:
     public_url: str
     institution_name: str
     trusted_proxies: int
+    fast_path: bool
     default_theme: str
     themes_dir: Path
     default_language: str
@@ -259,6 +260,7 @@ def load_settings(
         public_url=public_url,
         institution_name=_get(data, "server", "institution_name", str),
         trusted_proxies=_get(data, "server", "trusted_proxies", int),
+        fast_path=_get(data, "server", "fast_path", bool),
         default_theme=_get(data, "server", "default_theme", str),
         themes_dir=Path(_get(data, "server", "themes_dir", str)),
         default_language=default_language,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
+import secrets
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask import g, has_request_context
@@ -25,14 +26,18 @@ def new_request_id(incoming: str | None) -> str:
     """The caller's id if it is a sane token, else a fresh one (no log injection)."""
     if incoming and REQUEST_ID_RE.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # 32 hex digits, like a UUID without its dashes
+
+
+# The request id of a request answered outside Flask's context (web/fast_path.py).
+FAST_PATH_REQUEST_ID: ContextVar[str | None] = ContextVar("fast_path_request_id", default=None)
 
 
 def current_request_id() -> str | None:
     if has_request_context():
         value = g.get("request_id")
         return str(value) if value else None
-    return None
+    return FAST_PATH_REQUEST_ID.get()
 
 
 class RequestIdFilter(logging.Filter):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import current_app, make_response, redirect, request
 from flask_babel import gettext as _
-from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from ..container import container
@@ -38,7 +38,7 @@ class LoginRequest:
     method: str | None
 
     @classmethod
-    def parse(cls, values: MultiDict[str, str]) -> LoginRequest:
+    def parse(cls, values: Mapping[str, str]) -> LoginRequest:
         service = values.get("service") or None
         if service is not None and (len(service) > MAX_FIELD or "\x00" in service):
             raise BadLoginRequest("service")

@@ -23,6 +23,7 @@ from ..infra import Infrastructure
 from ..logs import REQUEST_ID_HEADER, configure_logging, new_request_id
 
 log = logging.getLogger(__name__)
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
 def _authorized(token: str) -> bool:
@@ -90,8 +91,12 @@ def _finish(response: Response) -> Response:
     started = g.get("started")
     endpoint = request.endpoint or "unknown"
     if started is not None and endpoint != "theme_static":
-        metrics.HTTP_SECONDS.labels(endpoint, request.method).observe(time.perf_counter() - started)
-        metrics.HTTP_RESPONSES.labels(endpoint, str(response.status_code)).inc()
+        # Any token is a method to werkzeug: the label keeps to the known ones.
+        method = request.method if request.method in METHODS else "OTHER"
+        metrics.labelled(metrics.HTTP_SECONDS, endpoint, method).observe(
+            time.perf_counter() - started
+        )
+        metrics.labelled(metrics.HTTP_RESPONSES, endpoint, str(response.status_code)).inc()
     return response
 
 

@@ -7,6 +7,8 @@ clients treat a 4xx as a transport error and show their users a stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from functools import partial
 
 from flask import Blueprint, Response, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +18,7 @@ from ..protocol import responses, saml
 from ..protocol.errors import CasError, InternalError, InvalidRequest
 from ..protocol.ports import StoreUnavailable
 from ..protocol.urls import flag
+from ..protocol.validation import TicketValidator as Validator
 from ..protocol.validation import ValidationRequest
 from .security import csrf
 
@@ -30,8 +33,7 @@ def _reply(body: str, content_type: str) -> Response:
     return Response(body, status=200, content_type=content_type)
 
 
-def _request(allow_proxy_tickets: bool) -> ValidationRequest:
-    args = request.args
+def _request(args: Mapping[str, str], allow_proxy_tickets: bool) -> ValidationRequest:
     return ValidationRequest(
         service=args.get("service"),
         ticket=args.get("ticket"),
@@ -41,11 +43,33 @@ def _request(allow_proxy_tickets: bool) -> ValidationRequest:
     )
 
 
-def _service_validate(*, allow_proxy_tickets: bool, with_attributes: bool) -> Response:
+# --- the answers, shared with the fast path (fast_path.py) ---------------------------
+
+
+def cas1_answer(validator: Validator, args: Mapping[str, str]) -> tuple[str, str]:
+    """CAS 1.0 (2.4): ``yes`` and the user, or ``no``. Service tickets only."""
+    try:
+        assertion = validator.validate(_request(args, allow_proxy_tickets=False))
+        body = responses.validate_success(assertion.user)
+    except (CasError, SQLAlchemyError, StoreUnavailable) as error:
+        if not isinstance(error, CasError):
+            log.exception("ticket store unavailable during validation")
+        body = responses.validate_failure()
+    return body, responses.TEXT_CONTENT_TYPE
+
+
+def service_answer(
+    validator: Validator,
+    args: Mapping[str, str],
+    *,
+    allow_proxy_tickets: bool,
+    with_attributes: bool,
+) -> tuple[str, str]:
+    """/serviceValidate, /proxyValidate and /p3 (2.5, 2.6, 2.8): the XML or JSON document."""
     fmt = "XML"
     try:
-        fmt = responses.parse_format(request.args.get("format"))
-        assertion = container().validator.validate(_request(allow_proxy_tickets))
+        fmt = responses.parse_format(args.get("format"))
+        assertion = validator.validate(_request(args, allow_proxy_tickets))
         body = responses.service_response_success(
             assertion, with_attributes=with_attributes, fmt=fmt
         )
@@ -56,40 +80,59 @@ def _service_validate(*, allow_proxy_tickets: bool, with_attributes: bool) -> Re
         body = responses.service_response_failure(
             InternalError("The ticket store is unavailable; try again"), fmt
         )
-    return _reply(body, CONTENT_TYPES[fmt])
+    return body, CONTENT_TYPES[fmt]
+
+
+Answer = Callable[[Validator, Mapping[str, str]], tuple[str, str]]
+# Path -> (endpoint name, answer): the GET validation endpoints.
+ANSWERS: dict[str, tuple[str, Answer]] = {
+    "/validate": ("validate.validate", cas1_answer),
+    "/serviceValidate": (
+        "validate.service_validate",
+        partial(service_answer, allow_proxy_tickets=False, with_attributes=False),
+    ),
+    "/proxyValidate": (
+        "validate.proxy_validate",
+        partial(service_answer, allow_proxy_tickets=True, with_attributes=False),
+    ),
+    "/p3/serviceValidate": (
+        "validate.p3_service_validate",
+        partial(service_answer, allow_proxy_tickets=False, with_attributes=True),
+    ),
+    "/p3/proxyValidate": (
+        "validate.p3_proxy_validate",
+        partial(service_answer, allow_proxy_tickets=True, with_attributes=True),
+    ),
+}
+
+
+def _answer(path: str) -> Response:
+    return _reply(*ANSWERS[path][1](container().validator, request.args))
 
 
 @bp.get("/validate")
 def validate() -> Response:
-    """CAS 1.0 (2.4): ``yes`` and the user, or ``no``. Service tickets only."""
-    try:
-        assertion = container().validator.validate(_request(allow_proxy_tickets=False))
-        body = responses.validate_success(assertion.user)
-    except (CasError, SQLAlchemyError, StoreUnavailable) as error:
-        if not isinstance(error, CasError):
-            log.exception("ticket store unavailable during validation")
-        body = responses.validate_failure()
-    return _reply(body, responses.TEXT_CONTENT_TYPE)
+    return _answer("/validate")
 
 
 @bp.get("/serviceValidate")
 def service_validate() -> Response:
-    return _service_validate(allow_proxy_tickets=False, with_attributes=False)
+    return _answer("/serviceValidate")
 
 
 @bp.get("/proxyValidate")
 def proxy_validate() -> Response:
-    return _service_validate(allow_proxy_tickets=True, with_attributes=False)
+    return _answer("/proxyValidate")
 
 
 @bp.get("/p3/serviceValidate")
 def p3_service_validate() -> Response:
-    return _service_validate(allow_proxy_tickets=False, with_attributes=True)
+    return _answer("/p3/serviceValidate")
 
 
 @bp.get("/p3/proxyValidate")
 def p3_proxy_validate() -> Response:
-    return _service_validate(allow_proxy_tickets=True, with_attributes=True)
+    return _answer("/p3/proxyValidate")
 
 
 @bp.get("/proxy")

@@ -62,6 +62,7 @@ SERVICE_PATTERN = r"^https://bench\.example\.org/.*$"
 USERNAME = "bench"
 PASSWORD = "Bench-Password-2026!"  # noqa: S105 (a throwaway benchmark account)
 THREADS = 4  # gunicorn threads per worker (gthread), for every target
+CONNECTIONS = 16  # wrk connections (--connections)
 SESSIONS = 8  # signed-in browsers whose cookies the SSO workload rotates through
 BIN = Path(sys.executable).parent
 
@@ -158,6 +159,10 @@ def gunicorn_env(port: int, workers: int, extra: dict[str, str] | None = None) -
         GUNICORN_WORKERS=str(workers),
         GUNICORN_WORKER_CLASS="gthread",
         GUNICORN_THREADS=str(THREADS),
+        # wrk opens its connections at once and keeps them: without a cap the
+        # worker that wins the accept race can take them all, and the run
+        # measures one worker. Each worker takes its share, on every target.
+        GUNICORN_WORKER_CONNECTIONS=str(-(-CONNECTIONS // workers)),
         GUNICORN_ACCESSLOG="/dev/null",
     )
     env.update(extra or {})
@@ -1128,6 +1133,7 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main() -> int:
+    global THREADS, CONNECTIONS
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -1140,7 +1146,10 @@ def main() -> int:
         "--rounds", type=int, default=3, help="interleaved rounds per workload (best kept)"
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, every target")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help="gunicorn threads per worker, every target"
+    )
+    parser.add_argument("--connections", type=int, default=CONNECTIONS, help="wrk connections")
     parser.add_argument("--bcrypt-cost", type=int, default=12, help="every target (default: ours)")
     parser.add_argument("--big", type=int, default=1_000_000, help="large store size")
     parser.add_argument("--small", type=int, default=10_000, help="small store size")
@@ -1151,6 +1160,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 s per workload, 100k big store")
     parser.add_argument("--output", type=Path, default=HERE / "results")
     args = parser.parse_args()
+    THREADS, CONNECTIONS = args.threads, args.connections
     if args.quick:
         args.seconds, args.warmup, args.big = 3.0, 1.0, min(args.big, 100_000)
 

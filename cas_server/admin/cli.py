@@ -27,7 +27,7 @@ from .actions import Actions, Actor, Refused
 from .imports import run_import
 
 F = TypeVar("F", bound=Callable[..., Any])
-WAIT = 30.0  # seconds to wait for the mail and SMS queues
+WAIT = 30.0  # seconds to wait for the mail and SMS queues, beyond their own time-outs
 
 
 def _say(refused: Refused) -> str:
@@ -51,9 +51,25 @@ def _run(work: Callable[[Actions], Any]) -> Any:
             details = "; ".join(v.rule for v in exc.violations)
             raise click.ClickException(_say(exc) + (f" {details}" if details else "")) from exc
     for future in actions.pending:
-        if future.result(timeout=WAIT) is False:
+        try:
+            delivered = future.result(timeout=_wait())
+        except TimeoutError as exc:
+            raise click.ClickException(
+                "the mail or SMS server did not answer in time; the message may not be "
+                "delivered (see the log)"
+            ) from exc
+        if delivered is False:
             raise click.ClickException("the message could not be delivered (see the log)")
     return result
+
+
+def _wait() -> float:
+    """Long enough for a send that uses all of its configured time-out (up to 300 s)."""
+    sesame = current_app.extensions.get("sesame")
+    if sesame is None:
+        return WAIT
+    settings = sesame.settings
+    return WAIT + 2 * float(max(settings.mail.timeout, settings.sms.timeout))
 
 
 def account_command(name: str, help: str) -> Callable[[F], F]:

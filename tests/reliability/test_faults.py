@@ -7,18 +7,26 @@
 - PostgreSQL stopped and restarted under traffic (when installed);
 - Redis, holding the tickets, stopped and restarted (when the Redis registry exists);
 - a single-logout endpoint and a proxy-callback endpoint that hang, then
-  answer 500, then recover.
+  answer 500, then recover;
+- the LDAP directory stopped and started again;
+- the SMTP server gone (connections refused) or hung (connections never
+  greeted) while people ask for reset links and activation or profile codes:
+  the usual neutral pages, fast; no account changed; each lost mail logged;
+  the command line says it failed; mail flows again once SMTP is back.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,12 +35,14 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 import trustme
+from aiosmtpd.controller import Controller
 from flask import Flask
 from lxml import etree  # type: ignore[import-untyped]
 
 from cas_server.accounts.model import Account
 from tests.conftest import CasBrowser
 from tests.reliability.conftest import (
+    CSRF_RE,
     Deployment,
     Gunicorn,
     Postgres,
@@ -41,7 +51,9 @@ from tests.reliability.conftest import (
     browser,
     make_deployment,
     sign_in,
+    tail,
 )
+from tests.web.sesame_support import NUMBERS, QUESTION_RE, SmtpSink, body, code_in, link_in
 
 APP = "https://app.example.org/faults"
 PASSWORD = "Fault-Tolerant-2026!"
@@ -486,3 +498,336 @@ def test_ldap_down_mid_traffic_then_back(db_path: Path) -> None:
                 time.sleep(0.3)
         finally:
             app.extensions["cas"].engine.dispose()
+
+
+# --- SMTP (the Sésame mails: reset links, activation and profile codes) --------------------
+#
+# What the product does (cas_server/mail.py): a page renders its mail and hands it
+# to a background thread pool (T2), then answers at once. The thread opens one SMTP
+# connection per message; if that fails (refused, reset, timed out after
+# [mail] timeout) the message is dropped and one ERROR line is logged, naming the
+# Message-ID and the error, never the recipient. There is no queue and no retry:
+# the user asks again ("Start again" / the same form), and once the SMTP server is
+# back the next request is delivered normally, without a restart.
+
+MAIL_TIMEOUT = 10.0  # [mail] timeout (the default): a hung relay holds a mail thread so long
+PAGE_WITHIN = 3.0  # every self-service page answers well within it (T2)
+NOT_SENT_RE = re.compile(r"mail <[^>]+> not sent: (\w+)")
+CAMILLE = {"kind": "student_number", "identifier": "22004321", "birth_date": "14/03/2006"}
+NOBODY = {"kind": "student_number", "identifier": "99999999", "birth_date": "14/03/2006"}
+NEW_PASSWORD = "Back-From-Outage-2026!"
+
+
+class Smtp:
+    """The deployment's SMTP server, on a fixed port: real (aiosmtpd), absent or silent."""
+
+    def __init__(self) -> None:
+        self.sink = SmtpSink()
+        self.port = self.sink.port
+        self.silent: socket.socket | None = None
+        self.running = False
+        self.start()
+
+    def start(self) -> None:
+        self.end_silence()
+        self.sink.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.sink.controller.start()
+        self.running = True
+
+    def stop(self) -> None:
+        """Nothing listens on the port any more: connections are refused."""
+        if self.running:
+            self.sink.controller.stop()
+            self.running = False
+
+    def go_silent(self) -> None:
+        """A hung relay: the kernel accepts the connection, nobody ever says hello."""
+        self.stop()
+        silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind(("127.0.0.1", self.port))
+        silent.listen(64)
+        self.silent = silent
+
+    def end_silence(self) -> None:
+        """Close the silent listener: the connections waiting on it are reset."""
+        if self.silent is not None:
+            self.silent.close()
+            self.silent = None
+
+    def close(self) -> None:
+        self.stop()
+        self.end_silence()
+
+
+@pytest.fixture
+def smtp() -> Iterator[Smtp]:
+    server = Smtp()
+    yield server
+    server.close()
+
+
+def sesame_deployment(folder: Path, smtp: Smtp) -> Deployment:
+    deployment = make_deployment(
+        folder,
+        extra=(
+            "[mail]\n"
+            'backend = "smtp"\n'
+            'host = "127.0.0.1"\n'
+            f"port = {smtp.port}\n"
+            'from_address = "sesame@univ-test.fr"\n'
+            f"timeout = {MAIL_TIMEOUT}\n"
+        ),
+    )
+    from cas_server.accounts.model import Profile, Status
+    from cas_server.auth.hashing import hash_password
+    from cas_server.storage.sql.accounts import SqlAccountRepository
+    from cas_server.storage.sql.db import make_engine
+
+    engine = make_engine(deployment.database_url)
+    try:
+        repository = SqlAccountRepository(engine)
+        for login in ("alice", "bob"):
+            repository.create(
+                login,
+                profile=Profile.STUDENT,
+                status=Status.ACTIVE,
+                password_hash=hash_password(PASSWORD, 4),
+                given_name=login.title(),
+                family_name="Martin",
+                personal_email=f"{login}.perso@example.net",
+                attributes={"mail": [f"{login}@example.org"]},
+            )
+        repository.create(
+            "camille",
+            profile=Profile.STUDENT,
+            status=Status.NOT_ACTIVATED,
+            given_name="Camille",
+            family_name="Durand",
+            birth_date=date(2006, 3, 14),
+            student_number="22004321",
+            personal_email="camille.perso@example.net",
+        )
+    finally:
+        engine.dispose()
+    return deployment
+
+
+def accounts_state(deployment: Deployment) -> dict[str, Any]:
+    """Every stored column of every account (by login), password histories, charters."""
+    from sqlalchemy import select
+
+    from cas_server.storage.sql.db import make_engine
+    from cas_server.storage.sql.models import (
+        AccountRow,
+        CharterAcceptanceRow,
+        PasswordHistoryRow,
+    )
+
+    engine = make_engine(deployment.database_url)
+    try:
+        with engine.connect() as conn:
+            return {
+                "accounts": {
+                    r.login: dict(r._mapping) for r in conn.execute(select(AccountRow.__table__))
+                },
+                "history": sorted(
+                    tuple(r) for r in conn.execute(select(PasswordHistoryRow.__table__))
+                ),
+                "charters": sorted(
+                    tuple(r) for r in conn.execute(select(CharterAcceptanceRow.__table__))
+                ),
+            }
+    finally:
+        engine.dispose()
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The CSRF token, and the answer to the accessible CAPTCHA question when there is one."""
+    fields: dict[str, str] = {}
+    token = CSRF_RE.search(html)
+    if token:
+        fields["csrf_token"] = token.group(1)
+    question = QUESTION_RE.search(html)
+    if question:
+        a, b = (NUMBERS[w.strip(" ?").casefold()] for w in question.groups())
+        fields.update(captcha="question", captcha_answer=str(a + b))
+    return fields
+
+
+def submit(
+    session: requests.Session, base: str, url: str, data: dict[str, str]
+) -> tuple[requests.Response, float]:
+    """Load the form at ``url`` (CAPTCHA as a question), post ``data``; the answer and its time."""
+    form = session.get(f"{base}{url}?captcha=question", timeout=ANSWER_WITHIN)
+    assert form.status_code == 200, (url, form.status_code, form.text[:300])
+    began = time.monotonic()
+    response = session.post(
+        base + url,
+        data={**hidden_fields(form.text), **data},
+        allow_redirects=False,
+        timeout=ANSWER_WITHIN + 20,
+    )
+    return response, time.monotonic() - began
+
+
+def neutral(response: requests.Response, elapsed: float) -> str:
+    """A plain page, fast, no error: its HTML without the per-session CSRF token."""
+    assert response.status_code == 200, (response.status_code, response.text[:300])
+    assert "Traceback" not in response.text
+    assert elapsed < PAGE_WITHIN, elapsed
+    return CSRF_RE.sub('name="csrf_token" value=""', response.text)
+
+
+def profile_session(base: str, login: str) -> requests.Session:
+    """Signed in to the profile pages through CAS, like a browser."""
+    session = browser()
+    first = session.get(base + "/profile/", allow_redirects=False, timeout=ANSWER_WITHIN)
+    assert first.status_code == 302, first.status_code
+    service = parse_qs(urlsplit(first.headers["Location"]).query)["service"][0]
+    ticket = sign_in(session, base, service, login, PASSWORD)
+    assert ticket.status_code == 302, ticket.status_code
+    back = session.get(ticket.headers["Location"], allow_redirects=False, timeout=ANSWER_WITHIN)
+    assert back.status_code == 302 and back.headers["Location"].endswith("/profile/")
+    return session
+
+
+def ask_email_code(session: requests.Session, base: str) -> tuple[requests.Response, float]:
+    data = {"personal_email": "bob.new@example.org", "current_password": PASSWORD}
+    return submit(session, base, "/profile/email", data)
+
+
+def not_sent(server: Gunicorn) -> list[str]:
+    return NOT_SENT_RE.findall(server.log.read_text(errors="replace"))
+
+
+def wait_not_sent(server: Gunicorn, count: int, timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while len(found := not_sent(server)) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{len(found)} failed mail(s) logged, wanted {count}:\n{tail(server.log)}")
+        time.sleep(0.05)
+    return found
+
+
+def reset_by_mailed_link(server: Gunicorn, smtp: Smtp, expected_page: str) -> None:
+    """alice asks for a link, follows it, chooses a password, signs in with it."""
+    asked = submit(browser(), server.base, "/sesame/password/email", {"identifier": "alice"})
+    assert neutral(*asked) == expected_page  # the page never told about the outage
+    link = link_in(smtp.sink.wait(to="alice.perso@example.net", timeout=10)[0])
+    assert link.startswith(server.base + "/sesame/password/reset/")
+    fields = {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    done, _ = submit(browser(), "", link, fields)
+    assert done.status_code == 200, (done.status_code, done.text[:500])
+    assert sign_in(browser(), server.base, APP, "alice", NEW_PASSWORD).status_code == 302
+
+
+def activate_with_mailed_code(server: Gunicorn, smtp: Smtp, expected_page: str) -> None:
+    """camille identifies herself, types the mailed code, fills the form, signs in."""
+    session = browser()
+    started, elapsed = submit(session, server.base, "/sesame/activate", CAMILLE)
+    assert neutral(started, elapsed) == expected_page
+    code = code_in(body(smtp.sink.wait(to="camille.perso@example.net", timeout=10)[0]))
+    proven = session.post(
+        server.base + "/sesame/activate/verify",
+        data={**hidden_fields(started.text), "code": code},
+        allow_redirects=False,
+        timeout=ANSWER_WITHIN,
+    )
+    assert proven.status_code == 303, (proven.status_code, proven.text[:500])
+    fields = {
+        "personal_email": "camille.perso@example.net",
+        "joker_question": "first_pet",
+        "joker_answer": "Médor le chien",
+        "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD,
+    }
+    activated, _ = submit(session, server.base, "/sesame/activate/account", fields)
+    assert activated.status_code == 200 and "data-login" in activated.text, activated.text[:500]
+    assert sign_in(browser(), server.base, APP, "camille", NEW_PASSWORD).status_code == 302
+
+
+def change_email_with_mailed_code(server: Gunicorn, smtp: Smtp, bob: requests.Session) -> None:
+    """bob, signed in, asks for a code to a new address and types it."""
+    asked, _ = ask_email_code(bob, server.base)
+    assert asked.status_code == 303
+    code = code_in(body(smtp.sink.wait(to="bob.new@example.org", timeout=10)[0]))
+    verified, _ = submit(bob, server.base, "/profile/email/verify", {"code": code})
+    assert verified.status_code == 303, (verified.status_code, verified.text[:500])
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("outage", ["refused", "silent"])
+def test_smtp_down_then_back(
+    tmp_path: Path, servers: list[Gunicorn], smtp: Smtp, outage: str
+) -> None:
+    """Pages that send mail answer as usual and fast, change no account, and the failure is
+    logged; the command line says it failed; the next requests once SMTP is back deliver."""
+    deployment = sesame_deployment(tmp_path / "smtp", smtp)
+    server = Gunicorn(deployment)
+    servers.append(server)
+    server.start()
+    assert server.process is not None
+    pid, workers = server.process.pid, server.workers_pids()
+    bob = profile_session(server.base, "bob")
+    before = accounts_state(deployment)
+    if outage == "refused":
+        smtp.stop()
+    else:
+        smtp.go_silent()
+
+    # Forgotten password by mailed link (T1): the same page for a known and an unknown name.
+    reset_page = neutral(*submit(browser(), server.base, "/sesame/password/email",
+                                 {"identifier": "alice"}))  # fmt: skip
+    unknown = neutral(*submit(browser(), server.base, "/sesame/password/email",
+                              {"identifier": "nobody"}))  # fmt: skip
+    assert reset_page == unknown
+    # Activation with a code to the personal address on file (T1): the code page for all.
+    code_page = neutral(*submit(browser(), server.base, "/sesame/activate", CAMILLE))
+    unknown = neutral(*submit(browser(), server.base, "/sesame/activate", NOBODY))
+    assert code_page == unknown and 'name="code"' in code_page
+    # Profile: a code to the new address; the code page, as usual.
+    asked, elapsed = ask_email_code(bob, server.base)
+    assert asked.status_code == 303 and elapsed < PAGE_WITHIN, (asked.status_code, elapsed)
+    assert asked.headers["Location"].endswith("/profile/email/verify")
+    verify = bob.get(server.base + "/profile/email/verify", timeout=ANSWER_WITHIN)
+    assert verify.status_code == 200 and 'name="code"' in verify.text
+
+    if outage == "silent":
+        time.sleep(0.3)
+        assert not_sent(server) == []  # the mail threads still wait for a greeting
+        smtp.end_silence()  # the relay dies: the connections waiting on it are reset
+    # The three mails of the pages failed: one ERROR line each, without the address.
+    assert len(wait_not_sent(server, 3, MAIL_TIMEOUT + 10)) == 3
+    # The command line waits for its mail, so it can say that it failed (exit status 1).
+    refused = deployment.cli("users", "send-reset", "alice")
+    assert refused.returncode == 1, (refused.stdout, refused.stderr)
+    assert "could not be delivered" in refused.stderr and "Traceback" not in refused.stderr
+    log = server.log.read_text(errors="replace")
+    assert "Traceback" not in log
+    for address in ("alice.perso@example.net", "camille.perso@example.net", "bob.new@example.org"):
+        assert address not in log  # personal data
+    # Requests change nothing on any account (T10): nothing half-written.
+    assert accounts_state(deployment) == before
+    assert smtp.sink.delivered() == []
+
+    smtp.start()
+    # Each flow works again, through the same server processes.
+    reset_by_mailed_link(server, smtp, reset_page)
+    activate_with_mailed_code(server, smtp, code_page)
+    change_email_with_mailed_code(server, smtp, bob)
+    sent = deployment.cli("users", "send-reset", "alice")
+    assert sent.returncode == 0 and "sent to" in sent.stdout, (sent.stdout, sent.stderr)
+
+    # Then the confirmations (T11). The mails of the outage never turn up: no retry.
+    smtp.sink.wait(3, to="alice.perso@example.net", timeout=10)  # link, confirmation, link
+    smtp.sink.wait(2, to="camille.perso@example.net", timeout=10)  # code, confirmation
+    smtp.sink.wait(2, to="bob.new@example.org", timeout=10)  # code, confirmation
+    smtp.sink.wait(1, to="bob.perso@example.net", timeout=10)  # the notice to the old one
+    time.sleep(0.3)
+    assert len(smtp.sink.delivered()) == 8, [str(m["To"]) for m in smtp.sink.delivered()]
+    assert len(not_sent(server)) == 3
+    assert server.process.pid == pid and server.workers_pids() == workers  # no restart
+    after = accounts_state(deployment)["accounts"]
+    assert after["bob"]["personal_email"] == "bob.new@example.org"
+    assert after["camille"]["status"] == "active"

@@ -6,6 +6,8 @@ Shared by the ticket store adapters.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from ..protocol.tickets import Authentication, Principal
@@ -24,10 +26,18 @@ def dump_authentication(auth: Authentication) -> str:
     )
 
 
+@lru_cache(maxsize=4096)
 def load_authentication(data: str) -> Authentication:
+    """The authentication written by :func:`dump_authentication`.
+
+    Remembered by its text: every ticket of a session carries the same
+    one, and validation and single sign-on read it on each request. The
+    result is shared, so its attributes are a read-only mapping.
+    """
     raw: dict[str, Any] = json.loads(data)
+    attributes = MappingProxyType({k: tuple(v) for k, v in raw["a"].items()})
     return Authentication(
-        principal=Principal(raw["u"], {k: tuple(v) for k, v in raw["a"].items()}),
+        principal=Principal(raw["u"], attributes),
         authenticated_at=raw["t"],
         long_term=raw["l"],
     )

@@ -19,6 +19,7 @@ from cas_server.storage.sql.driver import (
     WriteGate,
     driver_connection,
     driver_transaction,
+    sqlite_connections,
     write_gate,
 )
 
@@ -139,3 +140,45 @@ def test_an_unreachable_database_raises_sqlalchemy_errors(tmp_path: Path) -> Non
     engine = make_engine(f"sqlite:///{tmp_path / 'gone' / 'cas.db'}")
     with pytest.raises(DBAPIError), driver_connection(engine):
         pass
+
+
+def test_each_thread_keeps_its_own_sqlite_connection(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cas.db'}")
+    META.create_all(engine)
+    connections = sqlite_connections(engine)
+    assert connections is not None
+    mine = connections.get()
+    assert connections.get() is mine  # reused, not taken from the pool again
+    assert mine.dbapi_connection.isolation_level is None  # autocommit: one call per write
+    theirs: list[object] = []
+    thread = threading.Thread(target=lambda: theirs.append(connections.get()))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine
+    # The engine's pool still hands out connections with implicit transactions.
+    with engine.connect() as other:
+        assert other.connection.dbapi_connection.isolation_level == ""  # type: ignore[union-attr]
+    engine.dispose()  # closes them all; the next call opens a fresh one
+    fresh = connections.get()
+    assert fresh is not mine
+    with driver_connection(engine) as connection:
+        assert connection.rows(DriverStatement(engine, select(ITEMS.c.id)), {}) == []
+
+
+def test_a_driver_error_replaces_the_thread_connection(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cas.db'}")
+    META.create_all(engine)
+    connections = sqlite_connections(engine)
+    assert connections is not None
+    add = DriverStatement(engine, insert(ITEMS).values(id=bindparam("id"), name=bindparam("name")))
+    with driver_connection(engine) as connection:
+        connection.write_one(add, {"id": 1, "name": "one"})
+    before = connections.get()
+    with pytest.raises(DBAPIError), driver_connection(engine) as connection:
+        connection.write_one(add, {"id": 1, "name": "again"})
+    assert connections.get() is not before
+    with driver_connection(engine) as connection, connection.write():
+        connection.rows(add, {"id": 2, "name": "two"})
+    count = DriverStatement(engine, select(ITEMS.c.id))
+    with driver_connection(engine) as connection:
+        assert connection.rows(count, {}) == [(1,), (2,)]

@@ -18,6 +18,7 @@ tickets at once, this removes the tail latency that the busy handler adds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
@@ -26,7 +27,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
@@ -149,12 +150,6 @@ class DriverConnection:
         self.statement = ""
         self._rolled_back = False
         self._sqlite = engine.dialect.name == "sqlite"
-        self._isolation_level: Any = None
-        if self._sqlite:
-            # Restored by end(): the pool's other users rely on the driver's
-            # implicit transactions.
-            self._isolation_level = connection.dbapi_connection.isolation_level
-            connection.dbapi_connection.isolation_level = None
 
     def _execute(self, statement: DriverStatement, values: Mapping[str, Any]) -> None:
         self.statement = statement.sql
@@ -218,16 +213,73 @@ class DriverConnection:
             self._connection.rollback()
 
     def release(self) -> None:
-        """Gives the connection back as the pool lent it, whatever happened."""
-        if not self._sqlite:
-            return
-        try:
-            dbapi = self._connection.dbapi_connection
-            if dbapi.in_transaction:  # an error between BEGIN and COMMIT
-                dbapi.rollback()
-            dbapi.isolation_level = self._isolation_level
-        except Exception:  # a broken connection is not given back
-            self._connection.invalidate()
+        """Leaves no transaction open, whatever happened (SQLite: the connection stays)."""
+        if self._sqlite and self._connection.dbapi_connection.in_transaction:
+            self._connection.dbapi_connection.rollback()
+
+
+class SqliteConnections:
+    """One driver connection per thread on an SQLite file, for the hot path.
+
+    A connection from the pool costs a checkout and a check-in with its
+    reset, about as much as the statement it runs. An SQLite connection is
+    a file handle, so each thread keeps its own, in autocommit mode (see
+    :class:`DriverConnection`); the engine's pool serves everything else
+    with the driver's usual transactions. ``engine.dispose()`` closes them.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[Any] = []
+        self._generation = 0
+        event.listen(engine, "engine_disposed", self.close_all)
+
+    def get(self) -> Any:
+        local = self._local
+        if getattr(local, "key", None) != (os.getpid(), self._generation):
+            raw = self.engine.raw_connection()  # with the engine's pragmas
+            raw.detach()  # ours now: closing it closes it
+            dbapi: Any = raw.dbapi_connection
+            dbapi.isolation_level = None
+            local.raw, local.key = raw, (os.getpid(), self._generation)
+            with self._lock:
+                self._opened.append(raw)
+        return local.raw
+
+    def discard(self) -> None:
+        """Close this thread's connection after an error; the next call opens another."""
+        raw = getattr(self._local, "raw", None)
+        self._local.key = self._local.raw = None
+        if raw is not None:
+            with self._lock:
+                if raw in self._opened:
+                    self._opened.remove(raw)
+            with contextlib.suppress(Exception):
+                raw.close()
+
+    def close_all(self, _engine: Any = None) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+            self._generation += 1
+        for raw in opened:
+            with contextlib.suppress(Exception):
+                raw.close()
+
+
+_CONNECTIONS: weakref.WeakKeyDictionary[Engine, SqliteConnections] = weakref.WeakKeyDictionary()
+
+
+def sqlite_connections(engine: Engine) -> SqliteConnections | None:
+    """The per-thread connections of an SQLite file engine; None for other databases."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with _GATES_LOCK:
+        connections = _CONNECTIONS.get(engine)
+        if connections is None:
+            connections = _CONNECTIONS[engine] = SqliteConnections(engine)
+    return connections
 
 
 @contextmanager
@@ -240,16 +292,22 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
     was not committed is rolled back.
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
+    per_thread = sqlite_connections(engine)
     raw: Any = None
     connection: DriverConnection | None = None
     try:
-        raw = engine.raw_connection()  # connection errors come raw from the driver too
+        # Connection errors come raw from the driver too.
+        raw = per_thread.get() if per_thread is not None else engine.raw_connection()
         connection = DriverConnection(engine, raw)
         yield connection
         connection.end()
     except dbapi_error as error:
-        invalidated = raw is None
-        if raw is not None:
+        invalidated = True
+        statement = connection.statement if connection else ""
+        if per_thread is not None:
+            per_thread.discard()  # whatever went wrong, the next call starts afresh
+            raw = connection = None
+        elif raw is not None:
             invalidated = engine.dialect.is_disconnect(error, raw.dbapi_connection, None)
             try:
                 raw.rollback()
@@ -258,7 +316,7 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
             if invalidated:
                 raw.invalidate(error)
         raise DBAPIError.instance(
-            connection.statement if connection else "",
+            statement,
             None,
             error,
             dbapi_error,
@@ -268,7 +326,7 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
     finally:
         if connection is not None:
             connection.release()
-        if raw is not None:
+        if raw is not None and per_thread is None:
             raw.close()  # back to the pool (which rolls back anything left)
 
 

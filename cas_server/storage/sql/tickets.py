@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -162,7 +161,7 @@ class SqlTicketRegistry:
             # Built before writing: SQLite has one writer at a time, and the
             # write is then a single statement.
             tgt = self._tgt(tgt_id, row)
-            ticket = build(replace(tgt, last_used_at=now))
+            ticket = build(tgt)
             values = self._service_ticket_values(ticket, row[0])
             values.update(digest=digest, now=now)
             stored, _ = connection.write_one(self._insert_if_alive, values)

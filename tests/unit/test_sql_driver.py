@@ -182,3 +182,51 @@ def test_a_driver_error_replaces_the_thread_connection(tmp_path: Path) -> None:
     count = DriverStatement(engine, select(ITEMS.c.id))
     with driver_connection(engine) as connection:
         assert connection.rows(count, {}) == [(1,), (2,)]
+
+
+def test_single_sign_on_from_a_remembered_session_still_sees_a_logout_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """Two workers on one database: this one remembers the session, the other ends it."""
+    from cas_server.protocol.tickets import (
+        Authentication,
+        Principal,
+        ServiceTicket,
+        TicketGrantingTicket,
+        new_ticket_id,
+    )
+    from cas_server.storage.sql.migrate import upgrade
+    from cas_server.storage.sql.tickets import SqlTicketRegistry
+
+    now = 1_800_000_000.0
+    engine = make_engine(f"sqlite:///{tmp_path / 'cas.db'}")
+    upgrade(engine)
+    here, elsewhere = SqlTicketRegistry(engine), SqlTicketRegistry(engine)
+    auth = Authentication(Principal("alice", {"mail": ("a@x.org",)}), now)
+    session = TicketGrantingTicket(new_ticket_id("TGT"), auth, now, now + 1000, 100, now)
+    here.add_ticket_granting_ticket(session)
+
+    def build(tgt: TicketGrantingTicket) -> ServiceTicket:
+        return ServiceTicket(
+            new_ticket_id("ST"),
+            "https://app/",
+            "app",
+            tgt.id,
+            tgt.authentication,
+            False,
+            now,
+            now + 10,
+        )
+
+    first = here.grant_service_ticket(session.id, now + 1, build)
+    second = here.grant_service_ticket(session.id, now + 2, build)  # from the remembered session
+    assert first is not None and second is not None
+    assert here.consume_service_ticket(second.id) is not None
+    elsewhere.destroy_ticket_granting_ticket(session.id)
+    assert here.grant_service_ticket(session.id, now + 3, build) is None
+    # Idle time still counts from the last recorded use, whatever is remembered.
+    again = TicketGrantingTicket(new_ticket_id("TGT"), auth, now, now + 1000, 100, now)
+    here.add_ticket_granting_ticket(again)
+    assert here.grant_service_ticket(again.id, now + 50, build) is not None  # touched
+    assert here.grant_service_ticket(again.id, now + 140, build) is not None
+    assert here.grant_service_ticket(again.id, now + 300, build) is None  # idle > 100 s

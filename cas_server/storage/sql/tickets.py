@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -44,11 +45,15 @@ S = T.alias("session")
 # Every column an insert names, so the driver gets no SQLAlchemy default to apply.
 INSERT_COLUMNS = tuple(col.name for col in T.columns)
 SESSION_COLUMNS = (c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at)
+SESSIONS_REMEMBERED = 20_000
 
 
 class SqlTicketRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Sessions this process issued tickets from, by digest: single sign-on
+        # then skips reading the session (see grant_service_ticket).
+        self._sessions: dict[str, tuple[TicketGrantingTicket, str]] = {}
         # The hot-path statements are compiled once for this engine's dialect
         # and run on the driver (see driver.py).
         now: BindParameter[float] = bindparam("now")
@@ -155,21 +160,41 @@ class SqlTicketRegistry:
     ) -> ServiceTicket | None:
         digest = ticket_digest(tgt_id)
         with driver_connection(self.engine) as connection:
-            row = connection.first(self._read_session, {"digest": digest, "now": now})
-            if row is None:
-                return None
-            # Built before writing: SQLite has one writer at a time, and the
-            # write is then a single statement.
-            tgt = self._tgt(tgt_id, row)
-            ticket = build(tgt)
-            values = self._service_ticket_values(ticket, row[0])
+            known = self._sessions.get(digest)
+            ticket = None
+            if known is not None:
+                # The session as this process last saw it: its authentication
+                # never changes, and the insert below checks that it is alive.
+                tgt, auth_json = known
+                try:
+                    ticket = build(tgt)
+                except Exception:
+                    ticket = None  # perhaps it has ended: decide on fresh data
+            if ticket is None:
+                row = connection.first(self._read_session, {"digest": digest, "now": now})
+                if row is None:
+                    self._sessions.pop(digest, None)
+                    return None
+                tgt, auth_json = self._tgt(tgt_id, row), row[0]
+                # Built before writing: SQLite has one writer at a time, and
+                # the write is then a single statement.
+                ticket = build(tgt)
+            values = self._service_ticket_values(ticket, auth_json)
             values.update(digest=digest, now=now)
             stored, _ = connection.write_one(self._insert_if_alive, values)
             if stored != 1:
+                self._sessions.pop(digest, None)
                 return None  # the session ended meanwhile
             if touch_due(tgt, now):
                 connection.write_one(self._touch, {"digest": digest, "now": now})
+                tgt = replace(tgt, last_used_at=now)
+            self._remember(digest, tgt, auth_json)
         return ticket
+
+    def _remember(self, digest: str, tgt: TicketGrantingTicket, auth_json: str) -> None:
+        if len(self._sessions) >= SESSIONS_REMEMBERED:
+            self._sessions.clear()  # crude, and rare: a cache miss is one read
+        self._sessions[digest] = (tgt, auth_json)
 
     # --- service and proxy tickets -----------------------------------------------
 

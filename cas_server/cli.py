@@ -205,6 +205,30 @@ def tickets_purge() -> None:
     click.echo(f"{removed} expired ticket(s) removed")
 
 
+COUNTER_KEEP = 7 * 86400.0  # longer than any throttling window (the SMS budget's is a day)
+TOKEN_KEEP = 86400.0  # a day past expiry: "this link has expired" stays explainable
+
+
+@click.command(
+    "purge",
+    help="Remove expired tickets and sessions, expired one-time tokens (mailed links, codes) "
+    "and idle throttling counters. Run it from cron every few minutes.",
+)
+@with_appcontext
+def purge() -> None:
+    from .storage.sql.counters import SqlCounterStore
+    from .storage.sql.tokens import SqlTokenStore
+
+    c = container()
+    now = c.clock.now()
+    click.echo(f"{c.tickets.purge_expired(now)} expired ticket(s) removed")
+    tokens = SqlTokenStore(c.engine).purge(now, TOKEN_KEEP)
+    click.echo(f"{tokens} expired one-time token(s) removed")
+    if isinstance(c.counters, SqlCounterStore):
+        counters = c.counters.purge(now, COUNTER_KEEP)
+        click.echo(f"{counters} idle throttling counter(s) removed")
+
+
 @click.command("demo", help="Load the demo accounts (idempotent).")
 @with_appcontext
 def demo() -> None:
@@ -218,7 +242,7 @@ def demo() -> None:
 def register(app: Flask) -> None:
     from .admin.cli import audit_group  # also adds the console's actions to `users`
 
-    for command in (db_group, users_group, services_group, tickets_group, demo, audit_group):
+    for command in (db_group, users_group, services_group, tickets_group, purge, demo, audit_group):
         app.cli.add_command(command)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from cas_server.accounts.model import Account
 from cas_server.auth import Success
 from cas_server.storage.sql.migrate import current_revision, head_revision
 
@@ -111,6 +112,33 @@ def test_tickets_purge(app: Flask, runner: object) -> None:
     result = runner.invoke(args=["tickets", "purge"])  # type: ignore[attr-defined]
     assert result.exit_code == 0 and "0 expired" in result.output
     assert c.login.current_session(tgt.id) is not None
+
+
+def test_purge_removes_only_what_is_dead(app: Flask, runner: object, alice: Account) -> None:
+    from cas_server.accounts.tokens import Purpose
+    from cas_server.protocol.tickets import Principal
+    from cas_server.storage.sql.tokens import SqlTokenStore
+
+    c = app.extensions["cas"]
+    now = c.clock.now()
+    live_session = c.login.create_session(Principal("alice"))
+    tokens = SqlTokenStore(c.engine)
+    for secret, ttl, issued in (("old", 60, now - 3 * 86400), ("fresh", 3600, now)):
+        tokens.issue(alice.uuid, Purpose.RESET_LINK, secret, now=issued, ttl=ttl)
+    c.counters.hit("login:old", now - 8 * 86400, 600)
+    c.counters.hit("login:locked", now - 8 * 86400, 600)
+    c.counters.lock("login:locked", now + 3600)
+    c.counters.hit("login:recent", now, 600)
+
+    result = runner.invoke(args=["purge"])  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert "0 expired ticket(s)" in result.output
+    assert "1 expired one-time token(s)" in result.output
+    assert "1 idle throttling counter(s)" in result.output
+    assert c.login.current_session(live_session.id) is not None
+    assert tokens.peek("fresh", Purpose.RESET_LINK, now=now) is not None
+    assert c.counters.locked_until("login:locked", now) == now + 3600
+    assert c.counters.hit("login:recent", now, 600) == 2
 
 
 def test_console_script_reports_bad_configuration(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy import Engine, Table, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .models import ThrottleCounterRow
@@ -56,3 +56,15 @@ class SqlCounterStore:
     def reset(self, key: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(C).where(C.c.key == key))
+
+    def purge(self, now: float, keep: float) -> int:
+        """Forget counters whose window began more than ``keep`` seconds ago and
+        that hold no lock any more (Redis keys expire by themselves)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(C).where(
+                    C.c.window_started_at < now - keep,
+                    or_(C.c.locked_until.is_(None), C.c.locked_until <= now),
+                )
+            )
+        return int(result.rowcount or 0)

@@ -278,8 +278,27 @@ def test_limit_per_address_and_per_ip(
 
 
 def test_wrong_captcha_is_refused_and_cannot_be_replayed(
-    sesame_client: FlaskClient, smtp_sink: SmtpSink, alice: Account, app: Flask
+    sesame_client: FlaskClient,
+    smtp_sink: SmtpSink,
+    alice: Account,
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Each new question has another answer than the previous one: otherwise
+    # the old answer would be right for the new question about one time in ten.
+    from cas_server import captcha
+
+    answers: list[str] = []
+    real = captcha.question_challenge
+
+    def another(rng: Any = None) -> Any:
+        while True:
+            challenge = real(rng)
+            if not answers or challenge.answer != answers[-1]:
+                answers.append(challenge.answer)
+                return challenge
+
+    monkeypatch.setattr(captcha, "question_challenge", another)
     browser = SesameBrowser(sesame_client)
     _, fields = browser.page(START)
     wrong = sesame_client.post(

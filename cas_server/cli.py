@@ -241,8 +241,18 @@ def demo() -> None:
 
 def register(app: Flask) -> None:
     from .admin.cli import audit_group  # also adds the console's actions to `users`
+    from .ldap_cli import ldap_group
 
-    for command in (db_group, users_group, services_group, tickets_group, purge, demo, audit_group):
+    for command in (
+        db_group,
+        users_group,
+        services_group,
+        tickets_group,
+        purge,
+        demo,
+        audit_group,
+        ldap_group,
+    ):
         app.cli.add_command(command)
 
 

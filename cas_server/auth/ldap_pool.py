@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"  # RFC 2696 simple paged results
+PAGE_SIZE = 500  # below Active Directory's MaxPageSize (1000)
 # Result codes that mean "the directory cannot answer now", not "no".
 UNAVAILABLE_CODES = {51, 52, 53, 80}  # busy, unavailable, unwillingToPerform, other
 
@@ -213,6 +215,77 @@ class LdapPool:
             return [e for e in (conn.response or []) if e.get("type") == "searchResEntry"]
 
         return self.run("service", op)
+
+    def search_pages(
+        self, ldap_filter: str, attributes: list[str], page_size: int = PAGE_SIZE
+    ) -> Iterator[list[Any]]:
+        """Every entry under the base that matches, one page at a time (RFC 2696).
+
+        For a walk over the whole directory: the server never sends more than
+        ``page_size`` entries in one response. The pages come from one
+        connection of its own (a paged search's cookie belongs to it), closed
+        at the end; the first page fails over like :meth:`run`, a later
+        failure raises :class:`DirectoryUnavailable` (the walk is incomplete).
+        A server's size or time limit that cuts the walk short is a failure
+        too, never a silently shorter list.
+        """
+        conn: Connection | None = None
+        cookie: bytes | None = None
+        started = False
+        try:
+            while True:
+                last: Exception | None = None
+                for attempt in range(1 if started else 2):
+                    try:
+                        if conn is None:
+                            conn = self._open("service")
+                        entries, cookie = self._page(
+                            conn, ldap_filter, attributes, page_size, cookie
+                        )
+                        break
+                    except (DirectoryUnavailable, LDAPException, OSError) as exc:
+                        last = exc
+                        if conn is not None:
+                            _close(conn)
+                            conn = None
+                        log.debug("LDAP paged search, attempt %d: %s", attempt + 1, exc)
+                else:  # the caller says it (a command's one-line error)
+                    raise DirectoryUnavailable(str(last)) from last
+                started = True
+                yield entries
+                if not cookie:
+                    return
+        finally:
+            if conn is not None:
+                _close(conn)
+
+    def _page(
+        self,
+        conn: Connection,
+        ldap_filter: str,
+        attributes: list[str],
+        page_size: int,
+        cookie: bytes | None,
+    ) -> tuple[list[Any], bytes | None]:
+        conn.search(
+            self.config.base_dn,
+            ldap_filter,
+            search_scope=SUBTREE,
+            attributes=attributes,
+            time_limit=max(1, int(self.config.receive_timeout)),
+            paged_size=page_size,
+            paged_criticality=True,  # a server without paging must say so, not send everything
+            paged_cookie=cookie,
+        )
+        result = conn.result or {}
+        code = result.get("result")
+        # noSuchObject (32: a wrong base DN) fails too: "nobody" would read as "everyone left".
+        if code != 0:  # the caller reports it; a size or time limit must not cut the walk short
+            raise DirectoryUnavailable(f"paged search failed ({code} {result.get('description')})")
+        control = (result.get("controls") or {}).get(PAGED_RESULTS_OID) or {}
+        next_cookie = (control.get("value") or {}).get("cookie") or None
+        entries = [e for e in (conn.response or []) if e.get("type") == "searchResEntry"]
+        return entries, next_cookie
 
     def bind(self, dn: str, password: str) -> BindResult:
         """A user's bind, with the password policy request control."""

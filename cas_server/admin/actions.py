@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from ..accounts.console import CONSOLE_ROLES, AliasError, Role, may, parse_alias
-from ..accounts.model import Account, Status
+from ..accounts.model import Account, Source, Status
 from ..accounts.passwords import PasswordRejected
 from ..accounts.policy import MaxLength, MinLength, Violation
 from ..accounts.recovery import temporary_password
@@ -126,7 +126,12 @@ class Actions:
             self.refuse("unlock", account, N_("This account is not locked."))
         status = account.status
         if status is Status.LOCKED:
-            status = Status.ACTIVE if account.password_hash else Status.NOT_ACTIVATED
+            # A directory account's password lives in the directory: it was in
+            # use if the person ever signed in here.
+            in_use = account.password_hash is not None or (
+                account.source is Source.LDAP and account.last_login_at is not None
+            )
+            status = Status.ACTIVE if in_use else Status.NOT_ACTIVATED
             admin().store.set_status(account.uuid, status)
         c = container()
         for key in [account.login] + ([account.alias] if account.alias else []):

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cas_server.accounts.model import Account, Status
+from cas_server.accounts.model import Account, Source, Status
 from cas_server.storage.sql.models import AccountLinkRow, AccountRow, AuditEventRow
 from tests.conftest import PASSWORD, CasBrowser, make_account
 from tests.web.admin_support import act, console_client, csrf, sign_in, text
@@ -237,6 +237,24 @@ def test_unlock_lifts_the_suspension_after_failures(
     assert act(admin, camille.uuid, "unlock").status_code == 303
     assert events(app, "admin_unlock")[-1].details["throttle_cleared"] is True
     assert CasBrowser(app.test_client()).login("camille.martin", PASSWORD).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("signed_in_before", "after"), [(True, "active"), (False, "not_activated")]
+)
+def test_unlocking_a_directory_account_restores_what_it_was(
+    app: Flask, admin: FlaskClient, signed_in_before: bool, after: str
+) -> None:
+    """Its password is in the directory: no local hash does not mean never activated."""
+    from datetime import UTC, datetime
+
+    shadow = make_account(app, "dir.person", password=None, source=Source.LDAP)
+    if signed_in_before:
+        app.extensions["cas"].accounts.record_login(shadow.uuid, datetime.now(UTC))
+    assert act(admin, shadow.uuid, "lock").status_code == 303
+    assert row(app, "dir.person").status == "locked"
+    assert act(admin, shadow.uuid, "unlock").status_code == 303
+    assert row(app, "dir.person").status == after
 
 
 def test_admins_cannot_lock_themselves_or_drop_their_own_admin_role(

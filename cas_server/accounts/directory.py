@@ -53,7 +53,10 @@ class ShadowAccounts(Protocol):
         """Create or update the shadow account of ``person``; raises :class:`ShadowConflict`.
 
         ``must_change`` (from the directory's password policy) is added to
-        a flag the server set itself; it never clears one.
+        a flag the server set itself; it never clears one. Called at
+        sign-in: the person holds a working directory password, so a shadow
+        still ``not_activated`` (made by ``cas-server ldap sync``) becomes
+        active.
         """
         ...
 

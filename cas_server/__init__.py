@@ -102,7 +102,7 @@ def create_app(
             registry, tickets, clock, settings.lifetimes, http.proxy_callback
         ),
         http=http,
-        single_logout=SingleLogoutNotifier(http, settings.single_logout_workers),
+        single_logout=SingleLogoutNotifier(http, settings.single_logout_workers, registry),
         audit=AuditTrail(engine),
         themes=themes,
         passwords=PasswordService(

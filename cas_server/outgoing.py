@@ -14,7 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import requests
 
-from .protocol.slo import logout_form_body, logout_request
+from .protocol.services import ServiceRegistry
+from .protocol.slo import logout_form_body, logout_request, plan_logout
 from .protocol.tickets import SingleLogoutTarget
 
 log = logging.getLogger(__name__)
@@ -78,16 +79,26 @@ class HttpClient:
 
 
 class SingleLogoutNotifier:
-    """Sends back-channel logout requests in the background: the user never waits."""
+    """Sends back-channel logout requests in the background: the user never waits.
 
-    def __init__(self, client: HttpClient, workers: int) -> None:
+    Only back-channel services are sent a POST: a service defined with
+    ``logout_type = "front_channel"`` is told by the browser's logout page
+    (``web/login_flow.py``), or not at all when a session ends without a
+    browser (console, password reset, expiry).
+    """
+
+    def __init__(
+        self, client: HttpClient, workers: int, services: ServiceRegistry | None = None
+    ) -> None:
         self.client = client
+        self.services = services if services is not None else ServiceRegistry(())
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slo")
 
     def notify(
         self, targets: Iterable[SingleLogoutTarget], principal_id: str, now: float
     ) -> list[Future[bool]]:
+        back_channel = plan_logout(targets, self.services).back_channel
         return [
             self.executor.submit(self.client.post_logout, target, principal_id, now)
-            for target in targets
+            for target in back_channel
         ]

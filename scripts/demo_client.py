@@ -7,9 +7,11 @@ sign-in, single sign-on between two services, and single logout.
 from __future__ import annotations
 
 import argparse
+import base64
 import html
 import os
 import secrets
+import zlib
 from urllib.parse import urlencode
 
 import requests
@@ -88,14 +90,20 @@ def home(name: str):  # type: ignore[no-untyped-def]
     )
 
 
-@app.post("/<name>/slo")
+@app.route("/<name>/slo", methods=["GET", "POST"])
 def single_logout(name: str):  # type: ignore[no-untyped-def]
-    message = request.form.get("logoutRequest", "")
+    if request.method == "GET":
+        # Front channel: the browser brings base64(zlib DEFLATE(LogoutRequest)).
+        compressed = base64.b64decode(request.args.get("logoutRequest", ""))
+        message = zlib.decompress(compressed).decode("utf-8")
+    else:
+        message = request.form.get("logoutRequest", "")
     doc = etree.fromstring(message.encode())
     index = doc.findtext("{urn:oasis:names:tc:SAML:2.0:protocol}SessionIndex")
     if index:
         ended_tickets.add(index)
-        print(f"[demo client] single logout for {name}: {index}", flush=True)
+        channel = "front" if request.method == "GET" else "back"
+        print(f"[demo client] {channel}-channel logout for {name}: {index}", flush=True)
     return "", 200
 
 

@@ -74,8 +74,17 @@ class RegisteredService:
 
     @property
     def single_logout_url(self) -> str | None:
-        """Where to send the back-channel logout request, if anywhere."""
-        return self.logout_url if self.logout_type == "back_channel" else None
+        """Where single logout goes (back or front channel), if anywhere.
+
+        Service tickets carry it from their issue: the store keeps a validated
+        ticket for single logout only when it has one.
+        """
+        return self.logout_url if self.logout_type in ("back_channel", "front_channel") else None
+
+    @property
+    def front_channel(self) -> bool:
+        """The browser, not this server, tells the service (front-channel single logout)."""
+        return self.logout_type == "front_channel" and self.logout_url is not None
 
     def release(self, attributes: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         """The attributes this service may see, renamed as configured."""

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import re
+from urllib.parse import quote, urlsplit
+
+# What a CSP source expression may hold as a host (and port): no space, quote,
+# comma or semicolon can reach the header.
+_ORIGIN_HOST_RE = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, fit for a CSP source list, or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or "@" in parts.netloc:
+        return None
+    if not _ORIGIN_HOST_RE.fullmatch(parts.netloc):
+        return None
+    return f"{scheme}://{parts.netloc.lower()}"
 
 
 def with_parameter(url: str, name: str, value: str) -> str:

@@ -17,12 +17,13 @@ from ..i18n import N_
 from ..protocol.errors import ServiceNotAuthorized
 from ..protocol.services import RegisteredService
 from ..protocol.urls import flag
-from .login_flow import PendingLogin, continue_login, end_browser_session
+from .login_flow import PendingLogin, allow_front_channel, continue_login, end_browser_session
 from .login_support import (
     MAX_FIELD,
     WARN_COOKIE,
     BadLoginRequest,
     LoginRequest,
+    allow_return_to,
     clear_tgc,
     client_ip,
     cookie_path,
@@ -81,6 +82,7 @@ def login() -> Response | tuple[str, int]:
                 login=principal.id,
             )
         if warn:
+            allow_return_to(params.service)
             fields = {"service": params.service or "", "sso": "continue"}
             if params.method:
                 fields["method"] = params.method
@@ -224,18 +226,28 @@ def logout() -> Response | tuple[str, int]:
     """Logout (2.3): the session ends; redirect only to a registered service (2.3.1)."""
     c = container()
     tgc = request.cookies.get(c.settings.tgc_name)
-    if tgc:
-        end_browser_session(tgc)
+    # Front-channel services are told by this page: hidden frames load their URLs.
+    front_channel = end_browser_session(tgc) if tgc else []
     session.clear()
     service = request.args.get("service")
     registered = None
     if service and len(service) <= MAX_FIELD:
         registered = c.services.find_enabled(service)
-    if registered is not None and service:
+    if registered is not None:
         use_service_theme(registered.theme)
+    if registered is not None and service and not front_channel:
         response = redirect(service, code=302)
     else:
-        response = make_response(*render_page("logout.html"))
+        # With a service, the page shows the way back (and goes on by itself
+        # once the frames are loaded), so that the frames get a chance to load.
+        allow_front_channel(front_channel)
+        response = make_response(
+            *render_page(
+                "logout.html",
+                front_channel=front_channel,
+                continue_url=service if registered is not None else None,
+            )
+        )
     clear_tgc(response)
     response.delete_cookie(WARN_COOKIE, path=cookie_path())
     return response

@@ -24,9 +24,11 @@ from ..accounts.passwords import PasswordRejected
 from ..container import container
 from ..i18n import N_
 from ..protocol.errors import ServiceNotAuthorized
+from ..protocol.slo import FrontChannelRequest, front_channel_requests, plan_logout
 from ..protocol.tickets import Principal
 from .login_support import (
     WARN_COOKIE,
+    allow_return_to,
     client_ip,
     cookie_path,
     cookie_secure,
@@ -35,7 +37,7 @@ from .login_support import (
     unauthorized,
 )
 from .passwords import password_form_context, read_new_password
-from .security import error_page
+from .security import allow_frames, error_page
 from .theming import render_page, use_service_theme
 
 bp = Blueprint("login_flow", __name__, url_prefix="/login")
@@ -107,8 +109,9 @@ def continue_login(pending: PendingLogin) -> Response:
 def finish_login(pending: PendingLogin, account: Account) -> Response:
     c = container()
     old = request.cookies.get(c.settings.tgc_name)
-    if old:
-        end_browser_session(old)
+    # The session this browser had ends; its front-channel services can only be
+    # told when a page is shown (no service to go back to), not on a redirect.
+    front_channel = end_browser_session(old) if old else []
     limits = c.settings.login
     remember = pending.remember and limits.remember_me
     idle = limits.public_idle_timeout if pending.public else limits.private_idle_timeout
@@ -137,8 +140,14 @@ def finish_login(pending: PendingLogin, account: Account) -> Response:
         else:
             response = redirect_to_service(ticket, pending.method)
     else:
+        allow_front_channel(front_channel)
         response = make_response(
-            *render_page("logged_in.html", display_name=account.display_name, login=account.login)
+            *render_page(
+                "logged_in.html",
+                display_name=account.display_name,
+                login=account.login,
+                front_channel=front_channel,
+            )
         )
     set_tgc(response, tgt)
     if pending.warn:
@@ -153,15 +162,31 @@ def finish_login(pending: PendingLogin, account: Account) -> Response:
     return response
 
 
-def end_browser_session(tgt_id: str) -> None:
-    """End an SSO session and tell its services (back-channel single logout)."""
+def end_browser_session(tgt_id: str) -> list[FrontChannelRequest]:
+    """End an SSO session and tell its services.
+
+    Back-channel services are sent their POST in the background; the
+    front-channel ones are returned: the page the browser gets must load
+    each URL (``partials/front_channel_logout.html``) and allow its origin
+    (``allow_front_channel``).
+    """
     c = container()
     tgt = c.login.current_session(tgt_id)
     targets = c.login.end_session(tgt_id)
-    if tgt is not None:
-        principal = tgt.authentication.principal.id
-        c.single_logout.notify(targets, principal, c.clock.now())
-        c.audit.record("logout", "success", login=principal, ip=client_ip())
+    if tgt is None:
+        return []
+    principal = tgt.authentication.principal.id
+    now = c.clock.now()
+    plan = plan_logout(targets, c.services)
+    c.single_logout.notify(plan.back_channel, principal, now)
+    c.audit.record("logout", "success", login=principal, ip=client_ip())
+    return front_channel_requests(plan.front_channel, c.services, name_id=principal, now=now)
+
+
+def allow_front_channel(requests: list[FrontChannelRequest]) -> None:
+    """The CSP of this response frames exactly the origins of ``requests``."""
+    if requests:
+        allow_frames(r.origin for r in requests)
 
 
 def _pending_or_expired() -> tuple[PendingLogin, Account] | Response:
@@ -179,6 +204,8 @@ def _pending_or_expired() -> tuple[PendingLogin, Account] | Response:
     if pending.service:
         registered = container().services.find_enabled(pending.service)
         use_service_theme(registered.theme if registered else None)
+        if registered is not None:
+            allow_return_to(pending.service)
     return pending, account
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import current_app, make_response, redirect, request
 from flask_babel import gettext as _
@@ -14,7 +13,7 @@ from ..container import container
 from ..protocol.errors import ServiceNotAuthorized
 from ..protocol.services import RegisteredService
 from ..protocol.tickets import ServiceTicket, TicketGrantingTicket
-from ..protocol.urls import flag, with_parameter
+from ..protocol.urls import flag, origin, with_parameter
 from .security import allow_form_action
 from .theming import render_page, use_service_theme
 
@@ -98,11 +97,23 @@ def unauthorized(error: ServiceNotAuthorized) -> tuple[str, int]:
     )
 
 
+def allow_return_to(service: str | None) -> None:
+    """This page's form may end in a redirect to the service: let the CSP allow it.
+
+    ``form-action`` also governs the redirects that follow a form's
+    submission (Chromium enforces it): with ``'self'`` alone, the sign-in,
+    charter, password-change and warning forms could not send the browser
+    back to its service.
+    """
+    source = origin(service) if service else None
+    if source is not None:
+        allow_form_action(source)
+
+
 def redirect_to_service(ticket: ServiceTicket, method: str | None) -> Response:
     """Send the user back with the ticket, as the service asked (2.2.4)."""
     if method == "POST":
-        parts = urlsplit(ticket.service)
-        allow_form_action(f"{parts.scheme}://{parts.netloc}")
+        allow_return_to(ticket.service)
         body, status = render_page(
             "post_redirect.html", action=ticket.service, fields={"ticket": ticket.id}
         )
@@ -131,6 +142,8 @@ def login_form(
     public: bool = True,
 ) -> tuple[str, int]:
     settings = container().settings.login
+    if registered is not None:
+        allow_return_to(params.service)
     return render_page(
         "login.html",
         status=status,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from flask import Flask, g, request
 from flask.globals import request_ctx
@@ -26,6 +27,14 @@ def allow_form_action(origin: str) -> None:
     g.csp_form_action = origin
 
 
+def allow_frames(origins: Iterable[str]) -> None:
+    """Let this response's page frame these origins, and only them (front-channel logout).
+
+    ``origins`` are ``scheme://host[:port]`` checked by ``protocol.urls.origin``.
+    """
+    g.csp_frame_src = " ".join(sorted(set(origins))) or None
+
+
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -42,10 +51,16 @@ NO_STORE = ("Cache-Control", "no-store")
 
 
 def header_list(
-    *, secure: bool, path: str, form_action: str | None = None
+    *, secure: bool, path: str, form_action: str | None = None, frame_src: str | None = None
 ) -> list[tuple[str, str]]:
-    """The security headers of a response (the fast path adds the same ones)."""
+    """The security headers of a response (the fast path adds the same ones).
+
+    ``frame_src``: the origins a logout page frames (front-channel logout);
+    without it ``default-src 'self'`` applies to frames.
+    """
     csp = CSP.format(form_action=f"'self' {form_action}") if form_action else DEFAULT_CSP
+    if frame_src:
+        csp = f"{csp}; frame-src {frame_src}"
     wanted = [("Content-Security-Policy", csp), *FIXED_HEADERS]
     if secure:
         wanted.append(HSTS)
@@ -59,7 +74,10 @@ def security_headers(response: Response) -> Response:
     headers = response.headers
     present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers, not a dict
     wanted = header_list(
-        secure=request.is_secure, path=request.path, form_action=g.get("csp_form_action")
+        secure=request.is_secure,
+        path=request.path,
+        form_action=g.get("csp_form_action"),
+        frame_src=g.get("csp_frame_src"),
     )
     for name, value in wanted:
         if name.lower() not in present:

@@ -6,8 +6,9 @@ One session starts:
   2 workers) on a free port, with a TOML written here (SQLite in a temporary
   folder, bcrypt cost 4), on a copy of a database made once per session by
   ``cas-server db init`` and ``cas-server demo``;
-- ``scripts/demo_client.py``, the demo ENT and Moodle, registered as services
-  on its own free port (plus two services that only name a theme);
+- ``scripts/demo_client.py``, the demo ENT (back-channel single logout) and
+  Moodle (front-channel single logout), registered as services on its own
+  free port (plus two services that only name a theme);
 - headless Chromium (``/usr/bin/chromium``, never ``playwright install``).
 
 A second session, ``flow_stack``, starts only for the tests that ask for it:
@@ -154,6 +155,7 @@ url_pattern = '{host}/moodle(/.*)?$'
 evaluation_order = 20
 release_attributes = [{{ name = "mail", as = "email" }}, "eduPersonAffiliation"]
 logout_url = "{base}/moodle/slo"
+logout_type = "front_channel"
 [services.access]
 affiliations = ["student", "faculty"]
 

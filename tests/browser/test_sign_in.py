@@ -106,18 +106,98 @@ def test_sign_in_single_sign_on_and_logout(
     expect(page.locator("main")).to_contain_text(
         "Si vous utilisez un ordinateur public ou partagé, fermez votre navigateur"
     )
+    # The Moodle asked for front-channel logout: a hidden frame tells it.
+    expect(page.locator("main")).to_contain_text("Vous êtes aussi déconnecté de ces applications")
+    expect(page.get_by_role("listitem").filter(has_text="Moodle de démonstration")).to_be_visible()
+    frames = page.locator("iframe.js-front-channel-logout")
+    expect(frames).to_have_count(1)
+    expect(frames).to_be_hidden()
     shoot(page, "logout")
     audit(page, "logout")
 
-    # Back-channel single logout reached the ENT: it asks for a login again.
-    deadline = time.monotonic() + 5
-    while True:
-        page.goto(stack.service("ent"))
-        if page.url.startswith(stack.cas + "/login"):
-            break
-        assert time.monotonic() < deadline, "the ENT kept its session after logout"
-        time.sleep(0.2)
-    expect(page.get_by_label("Identifiant", exact=True)).to_be_visible()
+    # Back-channel single logout reached the ENT, front channel the Moodle:
+    # both ask for a login again.
+    for service in ("ent", "moodle"):
+        deadline = time.monotonic() + 5
+        while True:
+            page.goto(stack.service(service))
+            if page.url.startswith(stack.cas + "/login"):
+                break
+            assert time.monotonic() < deadline, f"the {service} kept its session after logout"
+            time.sleep(0.2)
+        expect(page.get_by_label("Identifiant", exact=True)).to_be_visible()
+
+
+def test_sign_in_under_the_servers_own_csp_reaches_the_service(browser: Any, stack: Stack) -> None:
+    """No CSP bypass: the form-action of the login and charter pages allows the
+    redirect back to the service (Chromium applies form-action to it)."""
+    context = browser.new_context(locale="fr-FR")
+    context.set_default_timeout(10_000)
+    try:
+        strict = context.new_page()
+        refused: list[str] = []
+        strict.on(
+            "console", lambda m: refused.append(m.text) if "Content Security" in m.text else None
+        )
+        ent = stack.service("ent")
+        strict.goto(ent)
+        fill_and_submit(strict, *TEACHER)
+        if "/login/charter" in strict.url:
+            strict.get_by_role("button", name=re.compile("accepte", re.I)).click()
+        expect(strict).to_have_url(ent)
+        expect(strict.locator("body")).to_contain_text("enseignant")
+        assert refused == []
+    finally:
+        context.close()
+
+
+def test_front_channel_logout_goes_back_to_the_service(
+    browser: Any, page: Any, stack: Stack, audit: Audit, shoot: Shoot
+) -> None:
+    """/logout?service= from the Moodle (front channel): the page, then the Moodle again."""
+    moodle = stack.service("moodle")
+    logout = stack.cas + "/logout?service=" + quote(moodle, safe="")
+    back_at_login = re.compile(re.escape(stack.cas) + r"/login\?service=")
+
+    # With the server's own CSP (no bypass): the frame is allowed, and the
+    # script goes on to the Moodle once it has loaded; the Moodle has ended
+    # its session, so it sends the browser to the login page. (The sign-in
+    # under the real CSP has its own test above.)
+    page.goto(moodle)
+    fill_and_submit(page, *STUDENT)
+    expect(page).to_have_url(moodle)
+    context = browser.new_context(locale="fr-FR")
+    context.set_default_timeout(10_000)
+    try:
+        context.add_cookies(page.context.cookies())
+        strict = context.new_page()
+        refused: list[str] = []
+        strict.on(
+            "console", lambda m: refused.append(m.text) if "Content Security" in m.text else None
+        )
+        strict.goto(moodle)
+        expect(strict.locator("body")).to_contain_text("Connecté en tant que etudiant.")
+        strict.get_by_role("link", name="Se déconnecter").click()
+        expect(strict).to_have_url(back_at_login)
+        expect(strict.get_by_label("Identifiant", exact=True)).to_be_visible()
+        assert refused == []
+    finally:
+        context.close()
+
+    # Without the continuation script (blocked here), the page waits for the user.
+    page.route("**/js/logout-continue.js", lambda route: route.abort())
+    page.goto(moodle)
+    expect(page).to_have_url(back_at_login)
+    fill_and_submit(page, *STUDENT)
+    expect(page).to_have_url(moodle)
+    page.get_by_role("link", name="Se déconnecter").click()
+    expect(page).to_have_url(logout)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Déconnexion réussie")
+    expect(page.locator("iframe.js-front-channel-logout")).to_have_count(1)
+    shoot(page, "logout-front-channel")
+    audit(page, "logout-front-channel")
+    page.get_by_role("link", name="Continuer vers l'application").click()
+    expect(page).to_have_url(back_at_login)
 
 
 def test_language_switch_is_remembered(page: Any, stack: Stack, audit: Audit, shoot: Shoot) -> None:

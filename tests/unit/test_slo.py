@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import zlib
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from cas_server.protocol.slo import logout_form_body, logout_request
+from cas_server.protocol.services import RegisteredService, ServiceRegistry
+from cas_server.protocol.slo import (
+    compress_message,
+    front_channel_requests,
+    front_channel_url,
+    logout_form_body,
+    logout_request,
+    plan_logout,
+)
+from cas_server.protocol.tickets import SingleLogoutTarget
+from cas_server.protocol.urls import origin
 
 SAMLP2 = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML2 = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -72,3 +85,110 @@ def test_python_cas_client_finds_session_index() -> None:
     document = logout_request(session_index=TICKET, name_id="jdoe", now=NOW)
     assert cas.CASClientV3.verify_logout_request(document, TICKET) is True
     assert cas.CASClientV3.verify_logout_request(document, "ST-other") is False
+
+
+# Front channel (Apereo CAS's FRONT_CHANNEL): the browser GETs the logout URL.
+
+
+def _registry() -> ServiceRegistry:
+    def service(sid: str, logout_type: str, logout_url: str | None) -> RegisteredService:
+        return RegisteredService(
+            id=sid,
+            name=f"Service {sid}",
+            url_pattern=re.compile(f"https://{sid}\\.example\\.org/.*"),
+            logout_url=logout_url,
+            logout_type=logout_type,
+        )
+
+    return ServiceRegistry(
+        [
+            service("back", "back_channel", "https://back.example.org/slo"),
+            service("front", "front_channel", "https://front.example.org/slo?app=1"),
+            service("none", "none", "https://none.example.org/slo"),
+        ]
+    )
+
+
+def _target(service_id: str, ticket: str = TICKET) -> SingleLogoutTarget:
+    return SingleLogoutTarget(
+        f"https://{service_id}.example.org/",
+        service_id,
+        f"https://{service_id}.example.org/old",
+        ticket,
+    )
+
+
+def test_single_logout_url_for_both_channels_only() -> None:
+    registry = _registry()
+    assert registry.get("back").single_logout_url == "https://back.example.org/slo"
+    assert registry.get("front").single_logout_url == "https://front.example.org/slo?app=1"
+    assert registry.get("none").single_logout_url is None
+    assert registry.get("front").front_channel and not registry.get("back").front_channel
+
+
+def test_compressed_message_is_zlib_deflate_in_base64() -> None:
+
+    document = logout_request(session_index=TICKET, name_id="jdoe", now=NOW)
+    raw = base64.b64decode(compress_message(document), validate=True)
+    assert raw[:1] == b"\x78"  # zlib header, as java.util.zip.Deflater() writes
+    assert zlib.decompress(raw).decode("utf-8") == document
+
+
+def test_front_channel_url_adds_the_parameter_to_the_query() -> None:
+    document = logout_request(session_index=TICKET, name_id="jdoe", now=NOW)
+    for logout_url, query in (
+        ("https://a.example.org/slo", {}),
+        ("https://a.example.org/slo?app=1&x=y", {"app": ["1"], "x": ["y"]}),
+        ("https://a.example.org/slo#frag", {}),
+    ):
+        url = front_channel_url(logout_url, document)
+        parts = urlsplit(url)
+        assert (
+            f"{parts.scheme}://{parts.netloc}{parts.path}" == logout_url.split("?")[0].split("#")[0]
+        )
+        assert not parts.fragment
+        params = parse_qs(parts.query)
+        [value] = params.pop("logoutRequest")
+        assert params == query
+        assert zlib.decompress(base64.b64decode(value)).decode("utf-8") == document
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://App.Example.org/slo?x=1", "https://app.example.org"),
+        ("http://127.0.0.1:8080/logout", "http://127.0.0.1:8080"),
+        ("https://[::1]:8443/x", "https://[::1]:8443"),
+        ("javascript:alert(1)", None),
+        ("https://user@evil.example.org/", None),
+        ("https://a.example.org;script-src *", None),
+        ("https://a.example.org x/", None),
+        ("ftp://a.example.org/", None),
+        ("https:///nohost", None),
+    ],
+)
+def test_origin_is_safe_for_a_csp_source_list(url: str, expected: str | None) -> None:
+    assert origin(url) == expected
+
+
+def test_plan_splits_by_the_logout_type_defined_now() -> None:
+    targets = [_target("back"), _target("front"), _target("gone"), _target("none")]
+    plan = plan_logout(targets, _registry())
+    assert [t.service_id for t in plan.back_channel] == ["back", "gone"]
+    assert [t.service_id for t in plan.front_channel] == ["front"]
+
+
+def test_front_channel_requests_one_per_ticket() -> None:
+    targets = [_target("front", "ST-1"), _target("front", "ST-2")]
+    requests = front_channel_requests(targets, _registry(), name_id="jdoe", now=NOW)
+    assert [(r.service_id, r.service_name, r.origin) for r in requests] == [
+        ("front", "Service front", "https://front.example.org")
+    ] * 2
+    indexes = []
+    for request in requests:
+        assert request.url.startswith("https://front.example.org/slo?app=1&logoutRequest=")
+        [value] = parse_qs(urlsplit(request.url).query)["logoutRequest"]
+        root = parse(zlib.decompress(base64.b64decode(value)).decode("utf-8"))
+        assert root[0].text == "jdoe"
+        indexes.append(root[1].text)
+    assert indexes == ["ST-1", "ST-2"]

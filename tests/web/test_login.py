@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -311,3 +312,27 @@ def test_sign_ins_and_failures_are_audited(app: Flask, browser: CasBrowser, alic
         ).all()
     assert ("login", "invalid_credentials", "alice", "127.0.0.1") in rows
     assert ("login", "success", "alice", "127.0.0.1") in rows
+
+
+def form_action(response: Any) -> str:
+    csp = response.headers["Content-Security-Policy"]
+    return next(part.strip() for part in csp.split(";") if "form-action" in part)
+
+
+def test_forms_that_end_at_the_service_may_be_redirected_there(
+    client: FlaskClient, browser: CasBrowser, alice: Account
+) -> None:
+    """form-action also governs the redirect after a form's POST (Chromium enforces it)."""
+    page = client.get("/login", query_string={"service": "https://app.example.org/x"})
+    assert form_action(page) == "form-action 'self' https://app.example.org"
+    # No service, or one that is not registered: nothing but this server.
+    assert form_action(client.get("/login")) == "form-action 'self'"
+    other = client.get("/login", query_string={"service": "https://evil.example.net/"})
+    assert form_action(other) == "form-action 'self'"
+    # The warning page before single sign-on (its form goes back through /login).
+    browser.login()
+    warned = client.get(
+        "/login", query_string={"service": "https://app.example.org/x", "warn": "true"}
+    )
+    assert warned.status_code == 200
+    assert form_action(warned) == "form-action 'self' https://app.example.org"

@@ -112,7 +112,10 @@ def test_charter_before_the_service_then_never_again(db_path: Path, charters: Pa
     response = CasBrowser(client).login(service=APP)
     assert response.status_code == 303 and response.headers["Location"].endswith("/login/charter")
     assert client.get_cookie("TGC") is None  # no session before acceptance
-    page = client.get("/login/charter").get_data(as_text=True)
+    shown = client.get("/login/charter")
+    # Its form ends in a redirect to the service: the CSP's form-action allows it.
+    assert "form-action 'self' https://app.example.org;" in shown.headers["Content-Security-Policy"]
+    page = shown.get_data(as_text=True)
     assert "Charte informatique" in page and "Deuxième paragraphe." in page
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     accepted = client.post("/login/charter", data={"csrf_token": token, "decision": "accept"})
@@ -195,6 +198,8 @@ def test_forced_change_before_the_service(
     assert response.status_code == 303 and response.headers["Location"].endswith("/login/password")
     page, token = change_form(client)
     assert "premi" in page  # first sign-in: choose your own password
+    csp = client.get("/login/password").headers["Content-Security-Policy"]
+    assert "form-action 'self' https://app.example.org;" in csp
     assert 'data-rule="min_length"' in page  # the live checklist from the same policy
 
     weak = client.post(

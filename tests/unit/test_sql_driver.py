@@ -230,3 +230,26 @@ def test_single_sign_on_from_a_remembered_session_still_sees_a_logout_elsewhere(
     assert here.grant_service_ticket(again.id, now + 50, build) is not None  # touched
     assert here.grant_service_ticket(again.id, now + 140, build) is not None
     assert here.grant_service_ticket(again.id, now + 300, build) is None  # idle > 100 s
+
+
+def test_the_log_is_checkpointed_beside_the_writers(tmp_path: Path) -> None:
+    """Hot-path writers never checkpoint inline; a background thread does it."""
+    from cas_server.storage.sql import driver
+
+    path = tmp_path / "cas.db"
+    engine = make_engine(f"sqlite:///{path}")
+    META.create_all(engine)
+    add = DriverStatement(engine, insert(ITEMS).values(id=bindparam("id"), name=bindparam("name")))
+    connections = sqlite_connections(engine)
+    assert connections is not None
+    raw = connections.get()
+    assert raw.dbapi_connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    size = path.stat().st_size
+    with driver_connection(engine) as connection:
+        for number in range(300):
+            connection.write_one(add, {"id": number, "name": "x" * 500})
+    deadline = time.monotonic() + 10 * driver.CHECKPOINT_EVERY + 5
+    while path.stat().st_size <= size and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert path.stat().st_size > size  # the rows reached the database file
+    engine.dispose()

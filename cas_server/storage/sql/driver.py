@@ -19,6 +19,7 @@ tickets at once, this removes the tail latency that the busy handler adds.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import weakref
@@ -33,6 +34,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from ...protocol.ports import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 try:  # POSIX; elsewhere the gate only orders the threads of one process
     import fcntl
@@ -226,6 +229,13 @@ class SqliteConnections:
     a file handle, so each thread keeps its own, in autocommit mode (see
     :class:`DriverConnection`); the engine's pool serves everything else
     with the driver's usual transactions. ``engine.dispose()`` closes them.
+
+    These connections never checkpoint the write-ahead log themselves: with
+    SQLite's default, the commit that fills 1,000 pages copies them to the
+    database file and syncs it while its writer holds the write lock, and
+    every other writer waits. A background thread of each process runs a
+    passive checkpoint every CHECKPOINT_EVERY seconds instead, beside the
+    writers.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -234,6 +244,7 @@ class SqliteConnections:
         self._lock = threading.Lock()
         self._opened: list[Any] = []
         self._generation = 0
+        self._checkpointer: tuple[int, threading.Event] | None = None
         event.listen(engine, "engine_disposed", self.close_all)
 
     def get(self) -> Any:
@@ -243,10 +254,31 @@ class SqliteConnections:
             raw.detach()  # ours now: closing it closes it
             dbapi: Any = raw.dbapi_connection
             dbapi.isolation_level = None
+            dbapi.execute("PRAGMA wal_autocheckpoint=0")  # see the class docstring
             local.raw, local.key = raw, (os.getpid(), self._generation)
             with self._lock:
                 self._opened.append(raw)
+                self._start_checkpointer()
         return local.raw
+
+    def _start_checkpointer(self) -> None:
+        """One checkpointing thread per process (called under the lock)."""
+        if self._checkpointer is not None and self._checkpointer[0] == os.getpid():
+            return
+        stop = threading.Event()
+        self._checkpointer = (os.getpid(), stop)
+        thread = threading.Thread(
+            target=_checkpoint_loop,
+            args=(weakref.ref(self), stop),
+            name="sqlite-checkpoint",
+            daemon=True,
+        )
+        thread.start()
+
+    def checkpoint(self) -> None:
+        """Copy the log's committed pages into the database file, without blocking writers."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def discard(self) -> None:
         """Close this thread's connection after an error; the next call opens another."""
@@ -263,9 +295,32 @@ class SqliteConnections:
         with self._lock:
             opened, self._opened = self._opened, []
             self._generation += 1
+            if self._checkpointer is not None:
+                self._checkpointer[1].set()
+                self._checkpointer = None
         for raw in opened:
             with contextlib.suppress(Exception):
                 raw.close()
+
+
+CHECKPOINT_EVERY = 0.5  # seconds
+
+
+def _checkpoint_loop(owner: weakref.ref[SqliteConnections], stop: threading.Event) -> None:
+    """Checkpoint until the engine is disposed or forgotten; a failure is logged, not fatal."""
+    failing = False
+    while not stop.wait(CHECKPOINT_EVERY):
+        connections = owner()
+        if connections is None:
+            return
+        try:
+            connections.checkpoint()
+            failing = False
+        except Exception as exc:  # the database may be away for a while: try again
+            if not failing:
+                log.warning("SQLite checkpoint failed: %s", exc)
+            failing = True
+        del connections
 
 
 _CONNECTIONS: weakref.WeakKeyDictionary[Engine, SqliteConnections] = weakref.WeakKeyDictionary()

@@ -75,6 +75,11 @@ class Account:
     password_expires_at: datetime | None = None
 
     @property
+    def full_name(self) -> str:
+        """Given and family names, as the password rules and forms use them ("" if none)."""
+        return f"{self.given_name} {self.family_name}".strip()
+
+    @property
     def display_name(self) -> str:
         return " ".join(p for p in (self.given_name, self.family_name) if p) or self.login
 

@@ -72,7 +72,7 @@ class PasswordService:
         )
         return PasswordContext(
             login=account.login,
-            full_name=f"{account.given_name} {account.family_name}".strip(),
+            full_name=account.full_name,
             history=history,
             verify=self.verify,
         )

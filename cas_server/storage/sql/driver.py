@@ -169,11 +169,6 @@ class DriverConnection:
         rows = self.rows(statement, values)
         return rows[0] if rows else None
 
-    def rowcount(self, statement: DriverStatement, values: Mapping[str, Any]) -> int:
-        """Run a statement without RETURNING; the number of rows it changed."""
-        self._execute(statement, values)
-        return int(self._cursor.rowcount)
-
     def write_one(self, statement: DriverStatement, values: Mapping[str, Any]) -> tuple[int, Any]:
         """One write statement, committed: (rows changed, first row returned or None)."""
         with write_gate(self.engine):

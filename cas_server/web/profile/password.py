@@ -46,7 +46,7 @@ def _page(who: Account, form: Form | None = None, violations: Any = None) -> Any
         "password",
         form,
         login=who.login,
-        full_name=f"{who.given_name} {who.family_name}".strip(),
+        full_name=who.full_name,
         **password_fields(form, violations),
     )
 

@@ -238,7 +238,7 @@ def _form_page(account: Account, form: Form | None = None, violations: Any = Non
         questions=joker_questions(),
         charter=_charter(account),
         login=account.login,
-        full_name=f"{account.given_name} {account.family_name}".strip(),
+        full_name=account.full_name,
         **password_fields(form, violations),
     )
 

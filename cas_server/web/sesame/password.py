@@ -242,7 +242,7 @@ def new_password_page(
         action=action,
         charter=reset_charter(account),
         login=account.login,
-        full_name=f"{account.given_name} {account.family_name}".strip(),
+        full_name=account.full_name,
         **password_fields(form, violations),
         **extra,
     )

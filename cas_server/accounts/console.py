@@ -1,7 +1,11 @@
 """Rules of the administration console that are not about storage or the web.
 
 * Who may do what: ``admin`` everything, ``helpdesk`` everything but the
-  CSV import and role management.
+  CSV import and role management, and each of them only **to accounts
+  ranked strictly below them** (:func:`may_act_on`): the help desk never
+  acts on an account holding a console role, an administrator never on
+  another administrator (nor on their own account) from the console. Only
+  the command line, run by whoever holds the server, acts on administrators.
 * Search keys: names compared without case, accents, spaces or hyphens,
   so "eloise" finds "Éloïse Le Goff-Durand" and "legoff" finds "Le Goff".
 * What the console shows of the recovery channels: partly masked.
@@ -28,6 +32,10 @@ class Role(StrEnum):
 CONSOLE_ROLES = frozenset(Role)
 #: What only an ``admin`` may do.
 ADMIN_ONLY = frozenset({"import", "roles"})
+#: How far each console role reaches: an operator acts only on lower ranks.
+RANKS = {Role.HELPDESK.value: 1, Role.ADMIN.value: 2}
+#: The command line: whoever runs it holds the server and its database.
+SYSTEM_RANK = len(RANKS) + 1
 
 ALIAS_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
 MAX_QUERY = 100
@@ -38,6 +46,22 @@ def may(roles: frozenset[str], what: str) -> bool:
     if Role.ADMIN in roles:
         return True
     return Role.HELPDESK in roles and what not in ADMIN_ONLY
+
+
+def rank(roles: frozenset[str]) -> int:
+    """0 for an account without console role, then helpdesk, then admin."""
+    return max((RANKS.get(role, 0) for role in roles), default=0)
+
+
+def may_act_on(actor_rank: int, target_roles: frozenset[str]) -> bool:
+    """May an operator of ``actor_rank`` act on an account holding ``target_roles``?
+
+    Strictly below only: a help-desk operator who could reset an
+    administrator's password could sign in as them (issue #11, item 1), and
+    an administrator who could do it to a peer could take over the whole
+    console without anyone else's consent.
+    """
+    return rank(target_roles) < actor_rank
 
 
 def search_key(text: str) -> str:

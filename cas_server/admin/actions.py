@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from ..accounts.console import CONSOLE_ROLES, AliasError, Role, may, parse_alias
+from ..accounts.console import (
+    CONSOLE_ROLES,
+    SYSTEM_RANK,
+    AliasError,
+    Role,
+    may,
+    may_act_on,
+    parse_alias,
+    rank,
+)
 from ..accounts.model import Account, Source, Status
 from ..accounts.passwords import PasswordRejected
 from ..accounts.policy import MaxLength, MinLength, Violation
@@ -38,7 +47,17 @@ class Refused(Exception):
 class Actor:
     name: str  # the administrator's login, or "cli"
     ip: str | None = None
-    roles: frozenset[str] = frozenset(CONSOLE_ROLES)
+    roles: frozenset[str] = frozenset()
+    #: The command line (``cas-server users …``): above every console role.
+    system: bool = False
+
+    @property
+    def rank(self) -> int:
+        return SYSTEM_RANK if self.system else rank(self.roles)
+
+
+#: The command line's actor.
+CLI = Actor("cli", system=True)
 
 
 @dataclass
@@ -63,8 +82,27 @@ class Actions:
         raise Refused(message, **params)
 
     def check(self, action: str, account: Account | None) -> None:
-        if not may(self.actor.roles, action):
+        """The actor's role allows ``action``, and reaches the target ``account``.
+
+        ``account`` was read in this request, so its roles are current.
+        """
+        if not (self.actor.system or may(self.actor.roles, action)):
             self.refuse(action, account, N_("Your role does not allow this action."))
+        if account is not None and not may_act_on(self.actor.rank, account.roles):
+            self.refuse(
+                action,
+                account,
+                N_(
+                    "This account holds a console role equal to or above yours: "
+                    "only an administrator with the command line can act on it."
+                ),
+            )
+
+    def tell_owner(self, account: Account, what: str) -> None:
+        """Every console action on someone's access is told to them (see messages)."""
+        from .messages import notify_action
+
+        notify_action(self, account, what)
 
     def _is_me(self, account: Account) -> bool:
         return account.login == self.actor.name
@@ -76,6 +114,7 @@ class Actions:
         if not value.strip():
             admin().store.set_alias(account.uuid, None)
             self.audit("alias", "cleared", account, previous=account.alias)
+            self.tell_owner(account, "alias")
             return None
         try:
             alias = parse_alias(value)
@@ -88,6 +127,7 @@ class Actions:
         except ConsoleError as exc:
             self.refuse("alias", account, exc.message, **exc.params)
         self.audit("alias", "success", account, alias=alias, previous=account.alias)
+        self.tell_owner(account, "alias")
         return alias
 
     # Lock / unlock ----------------------------------------------------------------
@@ -108,6 +148,7 @@ class Actions:
             previous=account.status.value,
             sessions_ended=ended,
         )
+        self.tell_owner(account, "lock")
         return ended
 
     def sign_in_suspended_until(self, account: Account) -> float | None:
@@ -137,6 +178,7 @@ class Actions:
         for key in [account.login] + ([account.alias] if account.alias else []):
             c.login_throttle.success(key)
         self.audit("unlock", "success", account, status=status.value, throttle_cleared=suspended)
+        self.tell_owner(account, "unlock")
         return status
 
     # Passwords --------------------------------------------------------------------
@@ -151,6 +193,7 @@ class Actions:
         if password is None and not generate:
             admin().store.set_must_change(account.uuid, True)
             self.audit("force_change", "success", account, temporary=False)
+            self.tell_owner(account, "force_change")
             return None
         if account.status is not Status.ACTIVE:
             self.refuse(
@@ -208,6 +251,7 @@ class Actions:
         self.check("end_sessions", account)
         ended = self._end_sessions(account)
         self.audit("end_sessions", "success", account, sessions_ended=ended)
+        self.tell_owner(account, "end_sessions")
         return ended
 
     # Linked accounts ----------------------------------------------------------------
@@ -222,20 +266,26 @@ class Actions:
                 N_("No account has the login or alias %(login)s."),
                 login=other_login.strip()[:128],
             )
+        self.check("link", other)  # both ends of a link are targets
         try:
             admin().store.link(account.uuid, other.uuid, self.actor.name)
         except ConsoleError as exc:
             self.refuse("link", account, exc.message, **exc.params)
         self.audit("link", "success", account, linked=other.login, role="primary")
         self.audit("link", "success", other, primary=account.login, role="linked")
+        self.tell_owner(account, "link")
+        self.tell_owner(other, "link")
         return other
 
     def unlink(self, account: Account, other: Account) -> None:
         self.check("unlink", account)
+        self.check("unlink", other)
         if not admin().store.unlink(account.uuid, other.uuid):
             self.refuse("unlink", account, N_("These two accounts are not linked."))
         self.audit("unlink", "success", account, other=other.login)
         self.audit("unlink", "success", other, other=account.login)
+        self.tell_owner(account, "unlink")
+        self.tell_owner(other, "unlink")
 
     # Roles ------------------------------------------------------------------------
     def set_roles(self, account: Account, add: set[str], remove: set[str]) -> frozenset[str]:
@@ -261,4 +311,6 @@ class Actions:
             removed=sorted(remove & account.roles),
             roles=sorted(roles),
         )
+        if roles != account.roles:
+            self.tell_owner(account, "roles")
         return frozenset(roles)

@@ -23,7 +23,7 @@ from ..cli import users_group
 from ..container import container
 from ..storage.sql.importer import ImportReport
 from . import admin, messages, offline_request
-from .actions import Actions, Actor, Refused
+from .actions import CLI, Actions, Refused
 from .imports import run_import
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,7 +43,7 @@ def _account(login: str) -> Account:
 
 def _run(work: Callable[[Actions], Any]) -> Any:
     """Do ``work`` as ``cli`` in a request context (links, mail templates), wait for sends."""
-    actions = Actions(Actor("cli"))
+    actions = Actions(CLI)
     with offline_request(current_app._get_current_object()):  # type: ignore[attr-defined]
         try:
             result = work(actions)
@@ -279,7 +279,7 @@ def audit_purge(days: int | None) -> None:
     keep = days or admin().settings.audit_retention_days
     before = datetime.now(UTC) - timedelta(days=keep)
     removed = admin().store.purge_audit(before)
-    Actions(Actor("cli")).audit("audit_purge", "success", None, removed=removed, days=keep)
+    Actions(CLI).audit("audit_purge", "success", None, removed=removed, days=keep)
     click.echo(f"{removed} audit event(s) older than {keep} days removed")
 
 
@@ -305,7 +305,7 @@ def audit_export(
         since=since.date() if isinstance(since, datetime) else None,
         until=until.date() if isinstance(until, datetime) else None,
     )
-    Actions(Actor("cli")).audit(
+    Actions(CLI).audit(
         "audit_export", "success", None, filter={k: str(v) for k, v in vars(f).items() if v}
     )
     lines = csv_lines(admin().store.audit_events(f))

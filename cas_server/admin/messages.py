@@ -84,6 +84,34 @@ def notify_change(actions: Actions, account: Account, what: str, to: str | None 
     )
 
 
+def notify_action(actions: Actions, account: Account, what: str, to: str | None = None) -> None:
+    """Tell the owner, at the address on file, what the console did to their access.
+
+    Always, whatever the action (issue #11, item 1): a help-desk operator
+    who sends a reset link to another address, locks an account or changes
+    its alias cannot do it unseen. No secret inside (T11); best effort
+    (no address on file, or no mail configured: the audit trail still has it).
+    """
+    from flask import current_app
+
+    from ..web.sesame.runtime import utcnow
+
+    s: Sesame | None = current_app.extensions.get("sesame")
+    if s is None or not account.personal_email:
+        return
+    _mail(
+        actions,
+        s,
+        "console_action",
+        account.personal_email,
+        what=what,
+        destination=to or "",
+        login=account.login,
+        display_name=account.display_name,
+        when=utcnow(),
+    )
+
+
 def _active(actions: Actions, action: str, account: Account) -> None:
     if account.status is Status.NOT_ACTIVATED:
         actions.refuse(
@@ -117,6 +145,9 @@ def send_reset_link(
         admin().store.set_personal_email(account.uuid, address)
         if account.personal_email:  # the old address hears of it (T11)
             notify_change(actions, account, "channels", account.personal_email)
+    if account.personal_email and address != account.personal_email:
+        # The link went elsewhere: the owner hears of it at the address on file.
+        notify_action(actions, account, "reset_link", mask_email(address))
     secret = new_secret()
     ttl = s.settings.tokens.link_ttl
     s.tokens.issue(
@@ -182,6 +213,7 @@ def send_sms_link(actions: Actions, account: Account) -> str:
     text = text.replace("{institution}", c.settings.institution_name[: max(0, room)])
     _send_sms(actions, s, action, account, text)
     masked = mask_mobile(account.mobile) or ""
+    notify_action(actions, account, "reset_sms", masked)
     actions.audit(action, "sent", account, to=masked)
     return masked
 
@@ -244,6 +276,8 @@ def resend_activation(actions: Actions, account: Account, channel: str) -> str:
             )
         _send_sms(actions, s, action, account, text)
         result = mask_mobile(account.mobile) or ""
+    if channel != "mail":  # a mailed code is its own notice
+        notify_action(actions, account, "activation")
     actions.audit(
         action, "sent", account, channel=channel, to=result if channel != "show" else None
     )

@@ -16,7 +16,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from ...accounts.console import CONSOLE_ROLES, mask_email, mask_mobile, may
+from ...accounts.console import CONSOLE_ROLES, mask_email, mask_mobile, may, may_act_on, rank
 from ...accounts.model import Account
 from ...admin import messages
 from ...admin.actions import Refused
@@ -95,7 +95,10 @@ def action_form(uuid: str, slug: str) -> Any:
         abort(404)
     if not may(frozenset(me().roles), ACTIONS[slug]):
         abort(403)
-    return _form_page(slug, account_or_404(uuid))
+    account = account_or_404(uuid)
+    if not may_act_on(rank(frozenset(me().roles)), account.roles):
+        abort(403)  # the POST refuses it too, and audits the attempt
+    return _form_page(slug, account)
 
 
 @bp.post("/accounts/<uuid>/<slug>")
@@ -109,6 +112,8 @@ def action_submit(uuid: str, slug: str) -> Any:
     form = Form()
     handler = HANDLERS[slug]
     try:
+        # The target first, whatever the form holds: refused and audited.
+        actions().check(ACTIONS[slug], account)
         response = handler(account, form)
     except Refused as exc:
         if exc.violations:

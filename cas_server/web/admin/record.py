@@ -7,12 +7,12 @@ from typing import Any
 from flask import abort
 
 from ...accounts.charter import charter_for
-from ...accounts.console import AuditFilter
+from ...accounts.console import AuditFilter, may_act_on, rank
 from ...admin import admin
 from ...admin.actions import Actions, Actor
 from ...container import container
 from . import bp
-from .support import account_or_404, console, page
+from .support import account_or_404, actions, console, me, page
 
 RECENT_EVENTS = 15
 
@@ -25,6 +25,9 @@ def record(uuid: str) -> Any:
     details = admin().store.details(account.uuid)
     if details is None:
         abort(404)
+    # The record shows knowledge factors of recovery (birth date, numbers):
+    # who looked at whose is part of the trail (issue #11, item 14).
+    actions().audit("view", "success", account)
     charter = charter_for(c.charters, account.profile.value)
     accepted = c.accounts.accepted_charter_version(account.uuid, charter.id) if charter else None
     events, total = admin().store.audit_page(
@@ -40,4 +43,5 @@ def record(uuid: str) -> Any:
         suspended_until=Actions(Actor("-")).sign_in_suspended_until(account),
         events=events,
         events_total=total,
+        can_act=may_act_on(rank(frozenset(me().roles)), account.roles),
     )

@@ -76,7 +76,11 @@ def parse_saml_request(body: bytes) -> SamlRequest:
     Raises :class:`SamlRequestError` for an empty, oversized, non-UTF-8 or
     malformed body, any document type declaration, a missing or repeated
     ``Request`` or ``AssertionArtifact`` (SAML 1.0 protocol namespace), an empty
-    artifact, a missing RequestID or IssueInstant, or a major version other than 1.
+    artifact, or a major version other than 1.
+
+    ``RequestID`` and ``IssueInstant`` may be missing (then empty): Apache's
+    mod_auth_cas 1.2 sends neither, and Apereo CAS reads only the artifact.
+    The response then has no ``InResponseTo``.
     """
     if len(body) > MAX_REQUEST_BYTES:
         raise SamlRequestError(f"SAML request larger than {MAX_REQUEST_BYTES} bytes")
@@ -104,11 +108,7 @@ def parse_saml_request(body: bytes) -> SamlRequest:
     if major is not None and major.strip() != "1":
         raise SamlRequestError(f"unsupported SAML MajorVersion {major[:16]!r}")
     request_id = (request.get("RequestID") or "").strip()
-    if not request_id:
-        raise SamlRequestError("samlp:Request has no RequestID")
     issue_instant = (request.get("IssueInstant") or "").strip()
-    if not issue_instant:
-        raise SamlRequestError("samlp:Request has no IssueInstant")
 
     artifacts = request.findall(_ARTIFACT_TAG)
     if len(artifacts) != 1:

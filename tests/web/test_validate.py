@@ -299,3 +299,29 @@ def test_saml_validate_oversized_body_is_refused(client: FlaskClient) -> None:
     )
     assert response.status_code in (200, 413)
     assert b"samlp:Success" not in response.data
+
+
+# What Apache's mod_auth_cas 1.2 (Debian's, CASValidateSAML On) posts: no RequestID,
+# no IssueInstant. Apereo CAS reads only the artifact; so do we (issue #12, item 7).
+MOD_AUTH_CAS_REQUEST = (
+    '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/">'
+    "<SOAP-ENV:Header/><SOAP-ENV:Body>"
+    '<samlp:Request xmlns:samlp="urn:oasis:names:tc:SAML:1.0:protocol" MajorVersion="1" '
+    'MinorVersion="1"><samlp:AssertionArtifact>{ticket}</samlp:AssertionArtifact>'
+    "</samlp:Request></SOAP-ENV:Body></SOAP-ENV:Envelope>"
+)
+
+
+def test_saml_validate_accepts_mod_auth_cas_requests(client: FlaskClient, ticket: str) -> None:
+    response = client.post(
+        "/samlValidate",
+        query_string={"TARGET": APP},
+        data=MOD_AUTH_CAS_REQUEST.format(ticket=ticket).encode(),
+        content_type="text/xml",
+    )
+    doc = xml(response)
+    status = doc.find(f".//{{{SAMLP}}}StatusCode")
+    assert status is not None and status.get("Value") == "samlp:Success"
+    assert doc.findtext(f".//{{{SAML}}}NameIdentifier") == "alice"
+    response_el = doc.find(f".//{{{SAMLP}}}Response")
+    assert response_el is not None and response_el.get("InResponseTo") is None

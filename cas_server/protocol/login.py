@@ -103,7 +103,7 @@ class LoginService:
             from_new_login=from_new_login,
             created_at=now,
             expires_at=now + self.lifetimes.service_ticket,
-            logout_url=registered.single_logout_url,
+            logout_url=registered.single_logout_url(service),
         )
 
     def grant_after_login(

@@ -73,18 +73,22 @@ class RegisteredService:
         return self.proxy_callback_pattern.fullmatch(pgt_url) is not None
 
     @property
-    def single_logout_url(self) -> str | None:
-        """Where single logout goes (back or front channel), if anywhere.
+    def wants_single_logout(self) -> bool:
+        return self.logout_type in ("back_channel", "front_channel")
+
+    def single_logout_url(self, service: str) -> str | None:
+        """Where single logout of a ticket issued for ``service`` goes, if anywhere:
+        the ``logout_url``, else the service URL itself (2.3.3, as Apereo CAS).
 
         Service tickets carry it from their issue: the store keeps a validated
         ticket for single logout only when it has one.
         """
-        return self.logout_url if self.logout_type in ("back_channel", "front_channel") else None
+        return (self.logout_url or service) if self.wants_single_logout else None
 
     @property
     def front_channel(self) -> bool:
         """The browser, not this server, tells the service (front-channel single logout)."""
-        return self.logout_type == "front_channel" and self.logout_url is not None
+        return self.logout_type == "front_channel"
 
     def release(self, attributes: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         """The attributes this service may see, renamed as configured."""

@@ -91,9 +91,9 @@ def plan_logout(targets: Iterable[SingleLogoutTarget], services: ServiceRegistry
     """Split the services to tell by their logout type, looked up now in the registry.
 
     A service whose definition says ``front_channel`` is left to the browser;
-    one that no longer wants single logout (``none``, no ``logout_url``) is
-    dropped; every other target, including a service no longer registered,
-    keeps the back channel its ticket was issued with.
+    one that no longer wants single logout (``none``) is dropped; every other
+    target, including a service no longer registered, keeps the back channel
+    its ticket was issued with (its ``logout_url``, else its service URL).
     """
     back: list[SingleLogoutTarget] = []
     front: list[SingleLogoutTarget] = []
@@ -103,7 +103,7 @@ def plan_logout(targets: Iterable[SingleLogoutTarget], services: ServiceRegistry
             back.append(target)
         elif registered.front_channel:
             front.append(target)
-        elif registered.single_logout_url is not None:
+        elif registered.wants_single_logout:
             back.append(target)
     return LogoutPlan(tuple(back), tuple(front))
 

@@ -176,7 +176,7 @@ class TicketValidator:
             created_at=now,
             expires_at=now + self.lifetimes.proxy_ticket,
             proxies=pgt.proxies,
-            logout_url=registered.single_logout_url,
+            logout_url=registered.single_logout_url(target_service),
         )
         self.tickets.add_service_ticket(proxy_ticket)
         return proxy_ticket.id

@@ -120,10 +120,30 @@ def _target(service_id: str, ticket: str = TICKET) -> SingleLogoutTarget:
 
 def test_single_logout_url_for_both_channels_only() -> None:
     registry = _registry()
-    assert registry.get("back").single_logout_url == "https://back.example.org/slo"
-    assert registry.get("front").single_logout_url == "https://front.example.org/slo?app=1"
-    assert registry.get("none").single_logout_url is None
+    issued_for = "https://back.example.org/page"
+    assert registry.get("back").single_logout_url(issued_for) == "https://back.example.org/slo"
+    front = registry.get("front").single_logout_url(issued_for)
+    assert front == "https://front.example.org/slo?app=1"
+    assert registry.get("none").single_logout_url(issued_for) is None
     assert registry.get("front").front_channel and not registry.get("back").front_channel
+
+
+def test_without_logout_url_single_logout_goes_to_the_service_url() -> None:
+    """CAS 3.0 2.3.3, as Apereo CAS: the URL the ticket was issued for (issue #12, item 5)."""
+    for logout_type in ("back_channel", "front_channel"):
+        service = RegisteredService(
+            id="s",
+            name="S",
+            url_pattern=re.compile("https://s\\.example\\.org/.*"),
+            logout_type=logout_type,
+        )
+        url = "https://s.example.org/moodle/?x=1"
+        assert service.single_logout_url(url) == url
+    none = RegisteredService(id="n", name="N", url_pattern=re.compile(".*"), logout_type="none")
+    assert none.single_logout_url("https://n.example.org/") is None
+    registry = ServiceRegistry([service])
+    plan = plan_logout([SingleLogoutTarget(url, "s", url, TICKET)], registry)
+    assert plan.front_channel and not plan.back_channel  # the last one is front_channel
 
 
 def test_compressed_message_is_zlib_deflate_in_base64() -> None:

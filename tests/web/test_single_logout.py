@@ -91,9 +91,18 @@ def slow() -> Iterator[LogoutEndpoint]:
 
 
 @pytest.fixture
+def bare() -> Iterator[LogoutEndpoint]:
+    """A service with single logout on and no ``logout_url``: told at its own URL."""
+    endpoint = LogoutEndpoint()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
 def app_overrides(
-    tmp_path: Path, fast: LogoutEndpoint, slow: LogoutEndpoint
+    tmp_path: Path, fast: LogoutEndpoint, slow: LogoutEndpoint, bare: LogoutEndpoint
 ) -> dict[str, dict[str, Any]]:
+    bare_pattern = bare.url.removesuffix("/logout").replace(".", "\\.")
     services = tmp_path / "slo-services.toml"
     services.write_text(
         "[[services]]\n"
@@ -109,7 +118,13 @@ def app_overrides(
         'name = "SLO sleeper"\n'
         "url_pattern = '^https://slow\\.example\\.org(/.*)?$'\n"
         "evaluation_order = 101\n"
-        f'logout_url = "{slow.url}"\n',
+        f'logout_url = "{slow.url}"\n'
+        "\n"
+        "[[services]]\n"
+        'id = "slo-bare"\n'
+        'name = "SLO at the service URL"\n'
+        f"url_pattern = '^{bare_pattern}/.*$'\n"
+        "evaluation_order = 102\n",
         encoding="utf-8",
     )
     # The default read timeout (2 s) stays: a synchronous POST would make /logout slow.
@@ -154,6 +169,18 @@ def test_logout_notifies_the_service(
 
     assert client.get("/logout").status_code == 200
     [message] = fast.wait_for(1)
+    assert parse(message) == ("alice", ticket)
+
+
+def test_without_logout_url_the_service_url_is_told(
+    client: FlaskClient, alice: Account, browser: CasBrowser, bare: LogoutEndpoint
+) -> None:
+    """CAS 3.0 2.3.3, as Apereo CAS (issue #12, item 5)."""
+    service = bare.url.removesuffix("/logout") + "/moodle/login/index.php"
+    ticket = browser.service_ticket(service)
+    validate(client, service, ticket)
+    assert client.get("/logout").status_code == 200
+    [message] = bare.wait_for(1)
     assert parse(message) == ("alice", ticket)
 
 

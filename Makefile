@@ -37,11 +37,8 @@ run: demo-db
 	@echo "CAS server:  http://127.0.0.1:$(PORT)/login"
 	@echo "Demo services: http://127.0.0.1:$(DEMO_CLIENT_PORT)/ent/  and  http://127.0.0.1:$(DEMO_CLIENT_PORT)/moodle/"
 	@echo "Demo accounts: etudiant / Etudiant-2026!   enseignant / Enseignant-2026!   parent / Parent-2026!!   admin / Admin-Demo-2026!"
-	@trap 'kill 0' INT TERM EXIT; \
-	CAS_URL=http://127.0.0.1:$(PORT) $(BIN)/python scripts/demo_client.py --port $(DEMO_CLIENT_PORT) & \
-	CAS_SERVER_CONFIG=$(DEMO_CONFIG) CAS_SERVER__PUBLIC_URL=http://127.0.0.1:$(PORT) \
-	  GUNICORN_BIND=127.0.0.1:$(PORT) GUNICORN_WORKERS=2 \
-	  $(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
+	@BIN=$(BIN) PORT=$(PORT) DEMO_CLIENT_PORT=$(DEMO_CLIENT_PORT) DEMO_CONFIG=$(DEMO_CONFIG) \
+	  bash scripts/run-demo.sh
 
 # Chromium and axe-core for tests/browser (Debian packages need root).
 browser-deps:

@@ -41,6 +41,14 @@ def page(title: str, body: str) -> str:
     )
 
 
+@app.post("/<name>/")
+def back_channel_logout(name: str):  # type: ignore[no-untyped-def]
+    """Single logout at the service URL itself, as phpCAS takes it (CAS 3.0 2.3.3)."""
+    if name not in APPS or "logoutRequest" not in request.form:
+        return "", 400
+    return _ended(name, request.form["logoutRequest"], "back")
+
+
 @app.get("/<name>/")
 def home(name: str):  # type: ignore[no-untyped-def]
     if name not in APPS:
@@ -95,14 +103,15 @@ def single_logout(name: str):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         # Front channel: the browser brings base64(zlib DEFLATE(LogoutRequest)).
         compressed = base64.b64decode(request.args.get("logoutRequest", ""))
-        message = zlib.decompress(compressed).decode("utf-8")
-    else:
-        message = request.form.get("logoutRequest", "")
+        return _ended(name, zlib.decompress(compressed).decode("utf-8"), "front")
+    return _ended(name, request.form.get("logoutRequest", ""), "back")
+
+
+def _ended(name: str, message: str, channel: str) -> tuple[str, int]:
     doc = etree.fromstring(message.encode())
     index = doc.findtext("{urn:oasis:names:tc:SAML:2.0:protocol}SessionIndex")
     if index:
         ended_tickets.add(index)
-        channel = "front" if request.method == "GET" else "back"
         print(f"[demo client] {channel}-channel logout for {name}: {index}", flush=True)
     return "", 200
 

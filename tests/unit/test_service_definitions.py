@@ -120,3 +120,33 @@ def test_shipped_definitions_load() -> None:
     root = Path(__file__).resolve().parents[2] / "config"
     registry = load_registry([root / "services", root / "demo-services"])
     assert {s.id for s in registry} == {"demo-ent", "demo-moodle"}
+
+
+@pytest.mark.parametrize("port", [8081, 9123])
+def test_demo_single_logout_follows_the_demo_client_port(port: int) -> None:
+    """`make run DEMO_CLIENT_PORT=…` (issue #12, item 24): no address fixed to 8081."""
+    root = Path(__file__).resolve().parents[2] / "config"
+    registry = load_registry([root / "demo-services"])
+    for name, service_id in (("ent", "demo-ent"), ("moodle", "demo-moodle")):
+        service = f"http://127.0.0.1:{port}/{name}/"
+        assert registry.get(service_id).single_logout_url(service) == service
+
+
+def test_the_demo_client_takes_single_logout_at_the_service_url() -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "demo_client.py"
+    spec = importlib.util.spec_from_file_location("demo_client", script)
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    message = (
+        '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1" '
+        'Version="2.0" IssueInstant="2026-12-03T10:00:00Z"><saml:NameID '
+        'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">alice</saml:NameID>'
+        "<samlp:SessionIndex>ST-abc</samlp:SessionIndex></samlp:LogoutRequest>"
+    )
+    client = demo.app.test_client()
+    assert client.post("/ent/", data={"logoutRequest": message}).status_code == 200
+    assert "ST-abc" in demo.ended_tickets
+    assert client.post("/ent/", data={}).status_code == 400

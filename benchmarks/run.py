@@ -546,6 +546,7 @@ class Ours:
             Authentication,
             Principal,
             ServiceTicket,
+            TicketGrantingTicket,
             new_ticket_id,
         )
 
@@ -553,6 +554,11 @@ class Ours:
         principal = Principal(self.account.login, self.account.principal_attributes())
         auth = Authentication(principal, now)
         tgt = new_ticket_id("TGT")
+        if self.redis is not None:
+            # ADD_CHILD stores a ticket only for a live session.
+            self.redis.add_ticket_granting_ticket(
+                TicketGrantingTicket(tgt, auth, now, now + 7200, 7200, now)
+            )
         tickets = [
             ServiceTicket(new_ticket_id("ST"), SERVICE, "bench", tgt, auth, True, now, now + 3600)
             for _ in range(count)
@@ -621,7 +627,7 @@ def redis_mass_insert(registry: Any, groups: Iterator[tuple[list[str], str, str,
 
     sha = registry.client.script_load(redis_scripts.ADD_CHILD)
     where = registry.client.connection_pool.connection_kwargs
-    head = b"*9\r\n" + _bulk("EVALSHA", sha, "1")
+    head = b"*10\r\n" + _bulk("EVALSHA", sha, "1")
     now = time.time()
     cli = subprocess.Popen(
         ["redis-cli", "-h", str(where.get("host", "127.0.0.1")), "-p",
@@ -632,7 +638,7 @@ def redis_mass_insert(registry: Any, groups: Iterator[tuple[list[str], str, str,
     try:
         for keys, root, data, expires in groups:
             ttl = str(redis_tickets._ttl(expires - now))
-            tail = _bulk(registry.prefix, root, data, ttl, repr(expires))
+            tail = _bulk(registry.prefix, root, data, ttl, repr(expires), repr(now))
             cli.stdin.write(b"".join(head + _bulk(key) + tail for key in keys))
         cli.stdin.close()
         output = (cli.stdout.read() if cli.stdout else b"").decode(errors="replace")

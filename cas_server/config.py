@@ -143,6 +143,9 @@ class LoginSettings:
     max_failures_per_ip: int
     failure_window: float
     lock_seconds: float
+    # The server's own pages (profile, console): a session opened from an SSO
+    # sign-in lasts at most this long after that sign-in, used or not.
+    console_max_age: float = 28800.0
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ class Settings:
     database_pool_size: int
     lifetimes: TicketLifetimes
     tgc_name: str
-    cookie_secure: bool | None  # None: follow the request's scheme
+    # None ("auto"): Secure when the public URL is https, else as the request came.
+    cookie_secure: bool | None
     bcrypt_cost: int
     ca_bundle: str | None
     connect_timeout: float
@@ -178,6 +182,29 @@ class Settings:
     @property
     def testing(self) -> bool:
         return self.mode == "test"
+
+    @property
+    def https_public_url(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def secure_cookies(self, request_is_secure: bool) -> bool:
+        """Whether cookies get ``Secure`` (TGC, session, warn and language cookies).
+
+        With ``"auto"``, an https public URL decides: behind a proxy that ends
+        TLS the request looks like plain HTTP (``trusted_proxies = 0``), yet
+        browsers only ever reach the server over HTTPS.
+        """
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.https_public_url or request_is_secure
+
+    def hsts(self, request_is_secure: bool) -> bool:
+        """Whether responses carry Strict-Transport-Security (Flask views and fast path).
+
+        ``[cookies] secure = false`` (development) keeps it off unless the
+        request itself came over HTTPS.
+        """
+        return request_is_secure or (self.https_public_url and self.cookie_secure is not False)
 
 
 def _get(
@@ -288,6 +315,7 @@ def load_settings(
             max_failures_per_ip=int(_positive(data, "login", "max_failures_per_ip")),
             failure_window=_positive(data, "login", "failure_window_seconds"),
             lock_seconds=_positive(data, "login", "lock_seconds"),
+            console_max_age=_positive(data, "login", "console_max_age"),
         ),
         raw=data,
     )

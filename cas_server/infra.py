@@ -9,6 +9,7 @@ LDAP clients connect on first use.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,9 @@ Raw = Mapping[str, Mapping[str, Any]]
 SOURCES = ("local", "ldap")
 BACKENDS = ("sql", "redis")
 LOG_FORMATS = ("text", "json")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Who may read /metrics without a token: this host only.
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class OpsSettings:
     metrics_enabled: bool = True
     metrics_path: str = "/metrics"
     metrics_token: str = ""
+    # Without a token, the addresses that may read the metrics (web/ops.py).
+    metrics_allow: tuple[Network, ...] = LOOPBACK
     log_format: str = "text"
     log_level: str = "INFO"
 
@@ -81,6 +87,20 @@ def _path(data: Raw, section: str, default: str) -> str:
     return value
 
 
+def _networks(data: Raw, section: str, key: str, default: list[str]) -> tuple[Network, ...]:
+    """A list of addresses or CIDR networks (``127.0.0.1/8``, ``::1``, ``10.0.0.0/8``)."""
+    values = _get(data, section, key, list, default)
+    networks = []
+    for value in values:
+        if not isinstance(value, str):
+            raise ConfigError(f"{section}.{key}", f"{value!r} is not an address or network")
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"{section}.{key}", f"{value!r}: {exc}") from exc
+    return tuple(networks)
+
+
 def _table(data: Raw, key: str) -> dict[str, str]:
     table = _get(data, "ldap", key, dict, {})
     if not all(isinstance(v, str) for v in table.values()):
@@ -115,7 +135,7 @@ def _ldap(data: Raw) -> Any:
     pool_size = _get(data, "ldap", "pool_size", int, 4)
     if not 1 <= pool_size <= 100:
         raise ConfigError("ldap.pool_size", "must be between 1 and 100")
-    return LdapConfig(
+    config = LdapConfig(
         urls=urls,
         base_dn=base_dn,
         user_filter=user_filter,
@@ -136,6 +156,19 @@ def _ldap(data: Raw) -> Any:
         account_fields=account,
         attributes=_table(data, "attributes"),
     )
+    # Every sign-in sends the user's password to the directory in a bind: in
+    # production, never in clear unless the deployment says so (a directory on
+    # this host or over a private link). Tests and the demo use a local slapd.
+    allow_plaintext = _get(data, "ldap", "allow_plaintext", bool, False)
+    plain = config.plaintext_urls()
+    mode = data.get("server", {}).get("mode", "production")
+    if plain and mode == "production" and not allow_plaintext:
+        raise ConfigError(
+            "ldap.urls",
+            f"{', '.join(plain)} would carry passwords in clear: use ldaps://, set "
+            "[ldap] start_tls = true, or allow_plaintext = true if the link is private",
+        )
+    return config
 
 
 def load_infra_settings(data: Raw) -> InfraSettings:
@@ -168,6 +201,7 @@ def load_infra_settings(data: Raw) -> InfraSettings:
         metrics_enabled=_get(data, "metrics", "enabled", bool, True),
         metrics_path=_path(data, "metrics", "/metrics"),
         metrics_token=_get(data, "metrics", "token", str, ""),
+        metrics_allow=_networks(data, "metrics", "allow", ["127.0.0.1/8", "::1"]),
         log_format=_one_of(data, "logging", "format", LOG_FORMATS, "text"),
         log_level=level,
     )

@@ -33,26 +33,30 @@ class HttpClient:
         if session is None:
             session = requests.Session()
             session.trust_env = False  # no proxy or netrc from the environment
-            session.max_redirects = 3
+            session.max_redirects = 0  # neither call follows redirects (see below)
             self._local.session = session
         return session
 
     def proxy_callback(self, pgt_url: str, pgt_iou: str, pgt_id: str) -> bool:
-        """GET pgtUrl?pgtIou=…&pgtId=…; True only on HTTP 200 over trusted HTTPS."""
+        """GET pgtUrl?pgtIou=…&pgtId=…; True only on HTTP 200 over trusted HTTPS.
+
+        Redirects are not followed: only ``pgt_url`` was checked against the
+        service's callback pattern, and a 3xx is not the 200 that 2.5.4
+        asks for, so it is a failed callback (no PGT).
+        """
         try:
             response = self._session().get(
                 pgt_url,
                 params={"pgtIou": pgt_iou, "pgtId": pgt_id},
                 timeout=self.timeout,
                 verify=self.verify,
-                allow_redirects=True,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             log.warning("proxy callback to %s failed: %s", pgt_url, exc.__class__.__name__)
             return False
-        # Redirects may be followed, but never off HTTPS.
-        if any(not r.url.lower().startswith("https://") for r in (*response.history, response)):
-            log.warning("proxy callback to %s redirected away from HTTPS", pgt_url)
+        if response.is_redirect or response.is_permanent_redirect:
+            log.warning("proxy callback to %s answered a redirect: not followed", pgt_url)
             return False
         if response.status_code != 200:
             log.warning("proxy callback to %s answered %s", pgt_url, response.status_code)

@@ -3,6 +3,8 @@
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
 # gthread: the back-channel single logout threads run beside requests.
@@ -19,6 +21,27 @@ keepalive = 5
 preload_app = False
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
+
+
+class ScrubbingLogger(Logger):
+    """gunicorn's logger, without the secrets of mailed links.
+
+    ``/sesame/password/reset/<secret>`` and the other routes with a
+    ``<secret>`` part (read from the application's URL map) are written
+    with ``…`` in place of the secret, in the access log and the error log
+    alike (cas_server/logs.py SecretFilter). Any access_log_format works.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from cas_server.logs import SecretFilter
+
+        for log in (self.access_log, self.error_log):
+            if not any(isinstance(f, SecretFilter) for f in log.filters):
+                log.addFilter(SecretFilter())
+
+
+logger_class = ScrubbingLogger
 # Behind a reverse proxy: trust its X-Forwarded-* only from these addresses
 # (the application also needs [server] trusted_proxies).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -75,6 +75,12 @@ class LdapConfig:
     account_fields: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)
 
+    def plaintext_urls(self) -> list[str]:
+        """The URLs over which binds (users' passwords) would travel in clear."""
+        if self.start_tls:
+            return []
+        return [url for url in self.urls if not url.lower().startswith("ldaps://")]
+
     def wanted_attributes(self) -> list[str]:
         names = {self.login_attribute, *self.account_fields.values(), *self.attributes.values()}
         if self.profile_attribute:

@@ -10,6 +10,18 @@ from urllib.parse import quote, urlsplit
 _ORIGIN_HOST_RE = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
+# C0 controls, DEL and C1 controls. None belongs in a URL (RFC 3986 allows
+# them only percent-encoded), and CR/LF would split a Location header: a URL
+# parameter holding one is refused, whatever the endpoint (one precompiled
+# search, cheap enough for the validation and single sign-on hot paths).
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control_character(value: str) -> bool:
+    """True if ``value`` holds a C0 or C1 control character or DEL."""
+    return _CONTROL_RE.search(value) is not None
+
+
 def origin(url: str) -> str | None:
     """``scheme://host[:port]`` of an http(s) URL, fit for a CSP source list, or None."""
     try:

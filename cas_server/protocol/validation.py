@@ -28,6 +28,7 @@ from .tickets import (
     new_ticket_id,
     ticket_prefix,
 )
+from .urls import has_control_character
 
 MAX_PARAMETER_LENGTH = 4096
 
@@ -41,6 +42,20 @@ class ValidationRequest:
     renew: bool = False
     pgt_url: str | None = None
     allow_proxy_tickets: bool = False
+
+
+def check_url_parameter(name: str, value: str) -> None:
+    """Refuse a URL parameter that is too long or holds a control character.
+
+    Checked while parsing, before the ticket is looked at (a malformed
+    request is not a validation attempt), on every path alike: the fast path
+    and the Flask views share this code. A CR or LF could otherwise reach a
+    header or a log line, and most C0 controls cannot be written in XML.
+    """
+    if len(value) > MAX_PARAMETER_LENGTH:
+        raise InvalidRequest(f"'{name}' parameter is too long")
+    if has_control_character(value):
+        raise InvalidRequest(f"'{name}' parameter holds a control character")
 
 
 def _shown(ticket: str) -> str:
@@ -73,10 +88,9 @@ class TicketValidator:
         service, ticket_id = request.service, request.ticket
         if not service or not ticket_id:
             raise InvalidRequest("'service' and 'ticket' parameters are both required")
-        if len(service) > MAX_PARAMETER_LENGTH:
-            raise InvalidRequest("'service' parameter is too long")
-        if request.pgt_url is not None and len(request.pgt_url) > MAX_PARAMETER_LENGTH:
-            raise InvalidRequest("'pgtUrl' parameter is too long")
+        check_url_parameter("service", service)
+        if request.pgt_url is not None:
+            check_url_parameter("pgtUrl", request.pgt_url)
         prefix = ticket_prefix(ticket_id)
         if prefix not in (SERVICE_TICKET, PROXY_TICKET):
             raise InvalidTicket(f"Ticket {_shown(ticket_id)} not recognized")
@@ -153,8 +167,7 @@ class TicketValidator:
         """/proxy (2.7): a proxy ticket for the back-end service."""
         if not pgt_id or not target_service:
             raise InvalidRequest("'pgt' and 'targetService' parameters are both required")
-        if len(target_service) > MAX_PARAMETER_LENGTH:
-            raise InvalidRequest("'targetService' parameter is too long")
+        check_url_parameter("targetService", target_service)
         if ticket_prefix(pgt_id) != PROXY_GRANTING_TICKET:
             raise InvalidTicket(f"Ticket {_shown(pgt_id)} is not a proxy-granting ticket")
         now = self.clock.now()

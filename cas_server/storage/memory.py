@@ -55,9 +55,16 @@ class MemoryTicketRegistry:
             self._sts[ticket.id] = ticket
             return ticket
 
+    def _alive(self, tgt_id: str, now: float) -> bool:
+        session = self._tgts.get(_root(tgt_id))
+        return session is not None and not session.is_expired(now)
+
     def add_service_ticket(self, ticket: ServiceTicket) -> None:
+        # Stored only if its session is alive, checked under the same lock: a
+        # logout in between wins (as in grant_service_ticket).
         with self._lock:
-            self._sts[ticket.id] = ticket
+            if self._alive(ticket.tgt_id, ticket.created_at):
+                self._sts[ticket.id] = ticket
 
     def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:
         with self._lock:
@@ -68,7 +75,8 @@ class MemoryTicketRegistry:
 
     def add_proxy_granting_ticket(self, pgt: ProxyGrantingTicket) -> None:
         with self._lock:
-            self._pgts[pgt.id] = pgt
+            if self._alive(pgt.tgt_id, pgt.created_at):
+                self._pgts[pgt.id] = pgt
 
     def get_proxy_granting_ticket(self, pgt_id: str, now: float) -> ProxyGrantingTicket | None:
         pgt = self._pgts.get(pgt_id)

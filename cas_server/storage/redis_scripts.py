@@ -91,10 +91,16 @@ return 1
 """
 )
 
-# KEYS: child key. ARGV: p, root, json, ttl, deadline
+# KEYS: child key. ARGV: p, root, json, ttl, deadline, now. A proxy or service
+# ticket, or a PGT, stored only if its session is alive now (as GRANT does): a
+# logout between the caller's read and this write wins. Returns 1 if stored.
 ADD_CHILD = (
     _PRELUDE
     + """
+local t = redis.call('HMGET', p .. 'tgt:' .. ARGV[2], 'e', 'i', 'u')
+if not t[1] then return 0 end
+local now = tonumber(ARGV[6])
+if tonumber(t[1]) <= now or tonumber(t[3]) + tonumber(t[2]) <= now then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
 redis.call('ZADD', p .. 'expiry', ARGV[5], KEYS[1])
 redis.call('SADD', p .. 'kids:' .. ARGV[2], KEYS[1])

@@ -159,8 +159,11 @@ class RedisTicketRegistry:
             data["l"] = ticket.logout_url
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
-    def _add_child_ticket(self, key: str, root: str, data: str, ttl: int, deadline: float) -> None:
-        self._add_child(keys=[key], args=[self.prefix, root, data, ttl, repr(deadline)])
+    def _add_child_ticket(
+        self, key: str, root: str, data: str, ttl: int, deadline: float, now: float
+    ) -> None:
+        # The script stores nothing if the session has ended by ``now``.
+        self._add_child(keys=[key], args=[self.prefix, root, data, ttl, repr(deadline), repr(now)])
 
     @guarded
     def add_service_ticket(self, ticket: ServiceTicket) -> None:
@@ -171,6 +174,7 @@ class RedisTicketRegistry:
             self._dump_service_ticket(ticket, root),
             _ttl(ticket.expires_at - ticket.created_at),
             ticket.expires_at,
+            ticket.created_at,
         )
 
     @guarded
@@ -216,6 +220,7 @@ class RedisTicketRegistry:
             data,
             _ttl(pgt.expires_at - pgt.created_at),
             pgt.expires_at,
+            pgt.created_at,
         )
 
     @guarded

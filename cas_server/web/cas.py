@@ -16,7 +16,7 @@ from ..container import container
 from ..i18n import N_
 from ..protocol.errors import ServiceNotAuthorized
 from ..protocol.services import RegisteredService
-from ..protocol.urls import flag
+from ..protocol.urls import flag, has_control_character
 from .login_flow import PendingLogin, allow_front_channel, continue_login, end_browser_session
 from .login_support import (
     MAX_FIELD,
@@ -230,6 +230,16 @@ def logout() -> Response | tuple[str, int]:
     front_channel = end_browser_session(tgc) if tgc else []
     session.clear()
     service = request.args.get("service")
+    # CAS 2.0 clients send ``url``: never followed, but refused like ``service``
+    # when it holds a control character. The session has ended all the same.
+    for name in ("service", "url"):
+        if has_control_character(request.args.get(name, "")):
+            refused = make_response(
+                *error_page(400, message=_("Invalid parameter: %(name)s", name=name))
+            )
+            clear_tgc(refused)
+            refused.delete_cookie(WARN_COOKIE, path=cookie_path())
+            return refused
     registered = None
     if service and len(service) <= MAX_FIELD:
         registered = c.services.find_enabled(service)

@@ -138,8 +138,8 @@ class FastPath:
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Location", location)]
         return "cas.login", 302, headers, body.encode()
 
-    @staticmethod
     def _send(
+        self,
         environ: dict[str, Any],
         start_response: StartResponse,
         endpoint: str,
@@ -149,8 +149,10 @@ class FastPath:
         request_id: str,
         started: float,
     ) -> Iterable[bytes]:
-        secure = environ.get("wsgi.url_scheme") == "https"
-        headers += header_list(secure=secure, path=environ.get("PATH_INFO", ""))
+        # HSTS as on the Flask path (web/security.py): an https public URL
+        # means HTTPS even when a proxy in front ends TLS.
+        hsts = self.extensions["cas"].settings.hsts(environ.get("wsgi.url_scheme") == "https")
+        headers += header_list(secure=hsts, path=environ.get("PATH_INFO", ""))
         headers.append(("Content-Length", str(len(body))))
         headers.append((REQUEST_ID_HEADER, request_id))
         headers.append(("Vary", "Cookie"))  # as Flask's session handling says

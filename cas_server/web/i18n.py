@@ -56,7 +56,9 @@ def init_app(app: Flask) -> None:
                 max_age=365 * 86400,
                 path=request.script_root or "/",
                 samesite="Lax",
-                secure=request.is_secure,
+                # As the TGC: an https public URL means Secure, even behind
+                # a proxy that ends TLS (web/login_support.py cookie_secure).
+                secure=current_app.extensions["cas"].settings.secure_cookies(request.is_secure),
                 httponly=True,
             )
         return response

@@ -13,7 +13,7 @@ from ..container import container
 from ..protocol.errors import ServiceNotAuthorized
 from ..protocol.services import RegisteredService
 from ..protocol.tickets import ServiceTicket, TicketGrantingTicket
-from ..protocol.urls import flag, origin, with_parameter
+from ..protocol.urls import flag, has_control_character, origin, with_parameter
 from .security import allow_form_action
 from .theming import render_page, use_service_theme
 
@@ -39,7 +39,10 @@ class LoginRequest:
     @classmethod
     def parse(cls, values: Mapping[str, str]) -> LoginRequest:
         service = values.get("service") or None
-        if service is not None and (len(service) > MAX_FIELD or "\x00" in service):
+        # A control character (CR, LF, NUL, DEL, C1…) never belongs in a URL and
+        # would split the Location header: refused here, so the fast path
+        # (which parses with this too) and the views answer the same 400.
+        if service is not None and (len(service) > MAX_FIELD or has_control_character(service)):
             raise BadLoginRequest("service")
         method = values.get("method") or None
         if method is not None:
@@ -60,8 +63,8 @@ def client_ip() -> str | None:
 
 
 def cookie_secure() -> bool:
-    configured = container().settings.cookie_secure
-    return request.is_secure if configured is None else configured
+    """``Secure`` for this server's cookies: ``[cookies] secure``, or the public URL's scheme."""
+    return container().settings.secure_cookies(request.is_secure)
 
 
 def cookie_path() -> str:

@@ -3,15 +3,18 @@
 ``/health`` tells anonymous callers only ``{"status": "ok"|"degraded"}``
 (HTTP 200 or 503, for load balancers); with the configured bearer token it
 also gives each check (database, Redis, LDAP) with its latency and error
-class. The metrics page may require its own token.
+class. The metrics page answers the bearer token of ``[metrics] token``
+when one is set, else only the addresses of ``[metrics] allow`` (this host
+by default): it tells who signs in how often, and which back-ends fail.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -19,10 +22,13 @@ from sqlalchemy import text
 
 from .. import metrics
 from ..container import container
-from ..infra import Infrastructure
-from ..logs import REQUEST_ID_HEADER, configure_logging, new_request_id
+from ..infra import Infrastructure, Network
+from ..logs import REQUEST_ID_HEADER, configure_logging, new_request_id, watch_secret_routes
 
 log = logging.getLogger(__name__)
+# Headers a reverse proxy adds: without trusted proxies, a request that carries
+# one came through a proxy, so its loopback peer address says nothing.
+FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
@@ -73,10 +79,42 @@ def health() -> tuple[Response, int]:
     return jsonify(body), 200 if ok else 503
 
 
+def _in(address: str | None, networks: Iterable[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False  # a Unix socket peer, or nothing usable: not trusted
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
+def _address_allowed(networks: tuple[Network, ...]) -> bool:
+    """Whether the caller's address is in the allow-list, whatever the headers say.
+
+    With ``trusted_proxies``, both the connection's peer (the proxy, before
+    ProxyFix rewrote it) and the client address the proxy forwarded must be
+    allowed: a forged X-Forwarded-For sent straight to the app, or an
+    outsider coming through a local proxy, is refused. Without trusted
+    proxies, a forwarding header means the request came through a proxy,
+    whose loopback address stands for any outsider: refused too.
+    """
+    peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR")
+    if container().settings.trusted_proxies == 0:
+        if any(name in request.headers for name in FORWARDING_HEADERS):
+            return False
+        return _in(request.remote_addr, networks)
+    return _in(request.remote_addr, networks) and (peer is None or _in(peer, networks))
+
+
 def metrics_page() -> Response | tuple[str, int]:
-    token = _infra().settings.ops.metrics_token
-    if token and not _authorized(token):
-        return "unauthorized\n", 401
+    ops = _infra().settings.ops
+    if ops.metrics_token:
+        # A token, once set, is required from every address.
+        if not _authorized(ops.metrics_token):
+            return "unauthorized\n", 401
+    elif not _address_allowed(ops.metrics_allow):
+        return "forbidden\n", 403
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
 
@@ -103,6 +141,9 @@ def _finish(response: Response) -> Response:
 def init_app(app: Flask, infra: Infrastructure) -> None:
     ops = infra.settings.ops
     configure_logging(ops.log_format, ops.log_level)
+    # Mailed-link secrets (routes with a <secret> part) never reach a log line;
+    # the routes are read from the URL map as they are added.
+    watch_secret_routes(app.url_map)
     app.before_request(_start)
     app.after_request(_finish)
     app.add_url_rule(ops.health_path, "ops.health", health, methods=["GET"])

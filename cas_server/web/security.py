@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -74,7 +74,8 @@ def security_headers(response: Response) -> Response:
     headers = response.headers
     present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers, not a dict
     wanted = header_list(
-        secure=request.is_secure,
+        # An https public URL means HSTS even when TLS ends at a proxy in front.
+        secure=current_app.extensions["cas"].settings.hsts(request.is_secure),
         path=request.path,
         form_action=g.get("csp_form_action"),
         frame_src=g.get("csp_frame_src"),

@@ -164,3 +164,188 @@ def test_bad_values_name_their_key(
     with pytest.raises(ConfigError) as error:
         build(db_path, **{section: values})
     assert error.value.key == key
+
+
+# --- /metrics is not public by default (security review, issue 11 item 13) -----------
+
+OUTSIDER = "203.0.113.5"
+
+
+def _metrics(app: Flask, peer: str, **headers: str) -> int:
+    client = app.test_client()
+    return client.get("/metrics", environ_base={"REMOTE_ADDR": peer}, headers=headers).status_code
+
+
+@pytest.fixture
+def default_ops(db_path: Path) -> Iterator[Flask]:
+    app = build(db_path)  # no [metrics] token, the default allow-list
+    yield app
+    app.extensions["cas"].engine.dispose()
+
+
+def test_metrics_answer_only_loopback_by_default(default_ops: Flask) -> None:
+    assert _metrics(default_ops, "127.0.0.1") == 200
+    assert _metrics(default_ops, "127.3.2.1") == 200
+    assert _metrics(default_ops, "::1") == 200
+    assert _metrics(default_ops, OUTSIDER) == 403
+    assert _metrics(default_ops, "10.0.0.7") == 403
+    # Without trusted proxies a forwarded header is only a header.
+    assert _metrics(default_ops, OUTSIDER, **{"X-Forwarded-For": "127.0.0.1"}) == 403
+    # A reverse proxy on this host, not declared as trusted: its loopback address
+    # stands for any outsider, which its forwarding header gives away.
+    for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+        assert _metrics(default_ops, "127.0.0.1", **{header: OUTSIDER}) == 403, header
+    # /health keeps its behaviour: the status for everyone.
+    client = default_ops.test_client()
+    health = client.get("/health", environ_base={"REMOTE_ADDR": OUTSIDER})
+    assert health.status_code == 200 and health.get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "status"),
+    [
+        # An outsider through the local reverse proxy: its address is the client's.
+        ("127.0.0.1", OUTSIDER, 403),
+        ("127.0.0.1", f"127.0.0.1, {OUTSIDER}", 403),
+        # Monitoring on the proxy's host, through the proxy.
+        ("127.0.0.1", "127.0.0.1", 200),
+        # Straight to the app (the proxy bypassed), forging the header.
+        (OUTSIDER, "127.0.0.1", 403),
+        ("127.0.0.1", None, 200),
+    ],
+)
+def test_metrics_behind_a_trusted_proxy_cannot_be_opened_by_a_header(
+    db_path: Path, peer: str, forwarded: str | None, status: int
+) -> None:
+    app = build(db_path, server={"trusted_proxies": 1})
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    assert _metrics(app, peer, **headers) == status
+    app.extensions["cas"].engine.dispose()
+
+
+def test_metrics_allow_list_and_token(db_path: Path) -> None:
+    app = build(db_path, metrics={"allow": ["10.0.0.0/8"]})
+    assert _metrics(app, "10.1.2.3") == 200
+    assert _metrics(app, "127.0.0.1") == 403
+    app.extensions["cas"].engine.dispose()
+    # With a token, the token is required, from any address.
+    app = build(db_path, metrics={"token": TOKEN})
+    assert _metrics(app, "127.0.0.1") == 401
+    assert _metrics(app, OUTSIDER, Authorization=f"Bearer {TOKEN}") == 200
+    assert _metrics(app, OUTSIDER, Authorization="Bearer wrong") == 401
+    app.extensions["cas"].engine.dispose()
+
+
+@pytest.mark.parametrize("allow", [["not-an-address"], ["10.0.0.0/33"], "127.0.0.1", [7]])
+def test_a_bad_metrics_allow_list_names_its_key(db_path: Path, allow: Any) -> None:
+    from cas_server.config import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        build(db_path, metrics={"allow": allow})
+    assert error.value.key == "metrics.allow"
+
+
+# --- mailed-link secrets stay out of the logs (security review, issue 11) -------------
+
+SECRET = "Zk3-" + "s3cr3t_" * 5
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _secret_paths(app: Flask) -> list[str]:
+    """The routes with a <secret> part, from the URL map (as the scrubber finds them)."""
+    rules = [r.rule for r in app.url_map.iter_rules() if "secret" in r.arguments]
+    assert any(rule.startswith("/sesame/password/reset/") for rule in rules), rules
+    return [rule.replace("<secret>", SECRET) for rule in rules]
+
+
+@pytest.fixture
+def app_log(app: Flask) -> Iterator[Any]:
+    """What the app's own log handlers (configure_logging) write."""
+    import io
+
+    stream = io.StringIO()
+    handlers = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    assert handlers
+    previous = [h.setStream(stream) for h in handlers]
+    yield stream
+    for handler, old in zip(handlers, previous, strict=True):
+        handler.setStream(old)  # type: ignore[arg-type]
+
+
+def test_a_failing_secret_link_writes_no_secret_to_the_app_log(
+    app: Flask, app_log: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask import request
+
+    from cas_server.web.sesame import links
+
+    def broken(path: str, secret: str) -> None:
+        raise RuntimeError(f"cannot read the link {request.path}")
+
+    monkeypatch.setattr(links, "_link_account", broken)
+    client = app.test_client()
+    for path in ("/sesame/password/reset/", "/sesame/password/temporary/"):
+        assert client.get(path + SECRET).status_code == 500
+    # The dev server's request line goes through the same handlers.
+    for path in _secret_paths(app):
+        logging.getLogger("werkzeug").info(
+            '%s - - [%s] "%s" %s -', "127.0.0.1", "now", f"GET {path}?lang=fr HTTP/1.1", 200
+        )
+    written = app_log.getvalue()
+    assert "unexpected error on GET /sesame/password/reset/…" in written
+    assert "/sesame/password/temporary/…?lang=fr" in written
+    assert "RuntimeError" in written  # the traceback is kept, without the secret
+    assert SECRET not in written
+
+
+def test_the_json_log_has_no_secret_either(app: Flask, app_log: Any) -> None:
+    handlers = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    for handler in handlers:
+        handler.setFormatter(JsonFormatter())
+    try:
+        raise ValueError(f"bad link /sesame/password/facts/{SECRET}")
+    except ValueError:
+        logging.getLogger("cas_server.x").exception("at /sesame/password/reset/%s", SECRET)
+    line = app_log.getvalue()
+    assert SECRET not in line and "/sesame/password/facts/…" in line
+    build_text = logging.Formatter  # the text format again, for the tests that follow
+    for handler in handlers:
+        handler.setFormatter(build_text())
+
+
+def test_gunicorn_access_and_error_logs_have_no_secret(app: Flask, tmp_path: Path) -> None:
+    import datetime
+    import runpy
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    settings = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+    cfg = Config()
+    cfg.set("accesslog", str(tmp_path / "access.log"))
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    cfg.set("logger_class", settings["logger_class"])
+    logger = cfg.logger_class(cfg)
+    for path in _secret_paths(app):
+        environ = {
+            "REMOTE_ADDR": "192.0.2.1",
+            "REQUEST_METHOD": "GET",
+            "RAW_URI": f"{path}?lang=fr",
+            "PATH_INFO": path,
+            "QUERY_STRING": "lang=fr",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_REFERER": f"https://cas.example.org{path}",
+        }
+        response = SimpleNamespace(status="200 OK", sent=10, headers=[("Location", path)])
+        request = SimpleNamespace(headers=[("Referer", environ["HTTP_REFERER"])])
+        logger.access(response, request, environ, datetime.timedelta(milliseconds=5))
+        logger.error("Error handling request %s", path)
+    for handler in [*logger.access_log.handlers, *logger.error_log.handlers]:
+        handler.flush()
+    access = (tmp_path / "access.log").read_text()
+    errors = (tmp_path / "error.log").read_text()
+    assert '"GET /sesame/password/reset/…?lang=fr HTTP/1.1" 200' in access
+    assert "/sesame/password/reset/…" in errors
+    assert SECRET not in access and SECRET not in errors
+    for handler in [*logger.access_log.handlers, *logger.error_log.handlers]:
+        handler.close()

@@ -82,3 +82,82 @@ def test_broken_toml_is_reported(tmp_path: Path) -> None:
         load_settings(broken, environ=TEST_SECRET)
     with pytest.raises(ConfigError, match="no such file"):
         load_settings(tmp_path / "missing.toml", environ=TEST_SECRET)
+
+
+# --- security review, issue 11 ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("public_url", "secure", "request_is_secure", "cookies", "hsts"),
+    [
+        # "auto" and an https public URL: TLS ends at a proxy, the request looks plain.
+        ("https://cas.univ.example", "auto", False, True, True),
+        ("https://cas.univ.example", "auto", True, True, True),
+        # "auto" and a plain public URL (a laptop): as the request came.
+        ("http://127.0.0.1:8080", "auto", False, False, False),
+        ("http://127.0.0.1:8080", "auto", True, True, True),
+        # Forced either way; false keeps HSTS off unless the request itself is HTTPS.
+        ("https://cas.univ.example", False, False, False, False),
+        ("https://cas.univ.example", False, True, False, True),
+        ("http://127.0.0.1:8080", True, False, True, False),
+    ],
+)
+def test_secure_cookies_and_hsts_follow_the_public_url(
+    public_url: str, secure: object, request_is_secure: bool, cookies: bool, hsts: bool
+) -> None:
+    settings = load_settings(
+        environ=TEST_SECRET,
+        overrides={"server": {"public_url": public_url}, "cookies": {"secure": secure}},
+    )
+    assert settings.secure_cookies(request_is_secure) is cookies
+    assert settings.hsts(request_is_secure) is hsts
+
+
+def _ldap_infra(mode: str, urls: list[str], **ldap: object) -> object:
+    from cas_server.config import load_raw
+    from cas_server.infra import load_infra_settings
+
+    raw = load_raw(
+        environ={},
+        overrides={
+            "server": {"mode": mode},
+            "auth": {"sources": ["ldap"]},
+            "ldap": {"urls": urls, "base_dn": "dc=univ,dc=example", **ldap},
+        },
+    )
+    return load_infra_settings(raw)
+
+
+@pytest.mark.parametrize(
+    "urls", [["ldap://ldap.univ.example"], ["ldaps://ldap1.univ.example", "LDAP://ldap2:389"]]
+)
+def test_plain_ldap_is_refused_in_production(urls: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        _ldap_infra("production", urls)
+    assert err.value.key == "ldap.urls"
+    assert "start_tls" in str(err.value) and "allow_plaintext" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("mode", "urls", "extra"),
+    [
+        ("production", ["ldaps://ldap.univ.example"], {}),
+        ("production", ["ldap://ldap.univ.example"], {"start_tls": True}),
+        ("production", ["ldap://127.0.0.1"], {"allow_plaintext": True}),
+        # Tests (a throwaway slapd), the demo and debugging keep plain ldap://.
+        ("test", ["ldap://127.0.0.1:3890"], {}),
+        ("demo", ["ldap://127.0.0.1:3890"], {}),
+        ("debug", ["ldap://127.0.0.1:3890"], {}),
+    ],
+)
+def test_ldap_transport_that_is_accepted(
+    mode: str, urls: list[str], extra: dict[str, object]
+) -> None:
+    infra = _ldap_infra(mode, urls, **extra)
+    assert infra.ldap.urls == tuple(urls)  # type: ignore[attr-defined]
+
+
+def test_allow_plaintext_must_be_a_boolean() -> None:
+    with pytest.raises(ConfigError) as err:
+        _ldap_infra("production", ["ldap://ldap.univ.example"], allow_plaintext="yes")
+    assert err.value.key == "ldap.allow_plaintext"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,59 @@ def test_purge_removes_only_what_is_dead(store: object) -> None:
     assert store.get_ticket_granting_ticket(live.id, NOW + 50) is not None  # type: ignore[attr-defined]
     targets = store.destroy_ticket_granting_ticket(live.id)  # type: ignore[attr-defined]
     assert [t.ticket_id for t in targets] == [kept_for_slo.id]
+
+
+def pgt_of(session: TicketGrantingTicket, *, digest: bool = False) -> ProxyGrantingTicket:
+    return ProxyGrantingTicket(
+        id=new_ticket_id("PGT"),
+        tgt_id=ticket_digest(session.id) if digest else session.id,
+        service_id="app",
+        authentication=AUTH,
+        proxies=("https://p/cb",),
+        created_at=NOW,
+        expires_at=NOW + 1000,
+    )
+
+
+@pytest.mark.parametrize("ending", ["logout", "expiry", "unknown"])
+@pytest.mark.parametrize("digest", [False, True], ids=["plain-root", "digest-root"])
+def test_no_proxy_ticket_or_pgt_outlives_a_session_that_ended_meanwhile(
+    store: object, ending: str, digest: bool
+) -> None:
+    # The validator stores a PGT after its callback answered, and /proxy a PT
+    # after reading the PGT: the session may end in between. The store checks
+    # it in the same atomic step as the insert, as grant_service_ticket does.
+    session = tgt(idle=100)
+    if ending != "unknown":
+        store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    if ending == "logout":
+        store.destroy_ticket_granting_ticket(session.id)  # type: ignore[attr-defined]
+    late = NOW + 200 if ending == "expiry" else NOW  # past the idle timeout
+    root = ticket_digest(session.id) if digest else session.id
+    pt = replace(st(session, prefix="PT"), tgt_id=root, created_at=late, expires_at=late + 10)
+    pgt = replace(pgt_of(session, digest=digest), created_at=late, expires_at=late + 1000)
+    store.add_service_ticket(pt)  # type: ignore[attr-defined]
+    store.add_proxy_granting_ticket(pgt)  # type: ignore[attr-defined]
+    assert store.consume_service_ticket(pt.id) is None  # type: ignore[attr-defined]
+    # A PGT of a dead session reads as None anyway: to see that none was stored,
+    # ask at an instant its session is alive (the session back, or before expiry).
+    if ending != "expiry":
+        store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW + 1) is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("digest", [False, True], ids=["plain-root", "digest-root"])
+def test_proxy_ticket_and_pgt_of_a_live_session_are_stored(store: object, digest: bool) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    pt = st(session, prefix="PT")
+    if digest:
+        pt = replace(pt, tgt_id=ticket_digest(session.id))
+    pgt = pgt_of(session, digest=digest)
+    store.add_service_ticket(pt)  # type: ignore[attr-defined]
+    store.add_proxy_granting_ticket(pgt)  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW + 1) is not None  # type: ignore[attr-defined]
+    assert store.consume_service_ticket(pt.id) is not None  # type: ignore[attr-defined]
+    # And they still go with their session.
+    store.destroy_ticket_granting_ticket(session.id)  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW + 1) is None  # type: ignore[attr-defined]

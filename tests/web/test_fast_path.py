@@ -32,6 +32,10 @@ MASKS = (
 )
 
 
+# A percent-encoded control character (C0, DEL, C1 as UTF-8) in a test query.
+CONTROL_IN_QUERY = re.compile(r"%(?:[01][0-9A-F]|7F|C2%[89][0-9A-F])")
+
+
 def mask(text: str) -> str:
     for pattern, replacement in MASKS:
         text = pattern.sub(replacement, text)
@@ -104,6 +108,12 @@ VALIDATION_PATHS = (
         "",
         "service=" + "x" * 5000 + "&ticket={ticket}",
         "service={service}&ticket={ticket}&pgtUrl=http%3A%2F%2Fplain.example.org%2F",
+        # Control characters (C0, DEL, C1): refused before the ticket is looked at.
+        "service={service}%0DSet-Cookie:%20x=1&ticket={ticket}",
+        "service={service}%00&ticket={ticket}&format=JSON",
+        "service={service}%7F&ticket={ticket}",
+        "service={service}%C2%85&ticket={ticket}",
+        "service={service}&ticket={ticket}&pgtUrl=https%3A%2F%2F127.0.0.1%2Fcb%0D%0AX:%201",
     ],
 )
 def test_validation_answers_agree(
@@ -119,6 +129,10 @@ def test_validation_answers_agree(
         answers.append(answer(app.test_client(), full))
         assert calls.count == (0 if app is fast else 1)
     assert answers[0] == answers[1]
+    if CONTROL_IN_QUERY.search(query):
+        status, _, body = answers[0]
+        assert status == 200
+        assert body == "no\n\n" if path == "/validate" else "INVALID_REQUEST" in body
 
 
 @pytest.mark.parametrize(
@@ -137,6 +151,13 @@ def test_validation_answers_agree(
         ("service=https%3A%2F%2Fnot-registered.example.net%2F", {}, False),
         ("", {}, False),
         ("service={service}", {"TGC": "TGT-unknown"}, False),
+        # Control characters: never a Location with a raw CR, the same 400 page on both.
+        ("service={service}%0DSet-Cookie:%20x=1", {}, False),
+        ("service={service}%0A", {}, False),
+        ("service={service}%09", {}, False),
+        ("service={service}%7F", {}, False),
+        ("service={service}%C2%9B", {}, False),
+        ("service={service}%0D&gateway=true", {}, False),
     ],
 )
 def test_single_sign_on_answers_agree(
@@ -156,6 +177,9 @@ def test_single_sign_on_answers_agree(
         answers.append(answer(client, "/login?" + query.format(service=quote(APP, safe=""))))
         assert calls.count == (0 if served_fast and app is fast else 1)
     assert answers[0] == answers[1]
+    if CONTROL_IN_QUERY.search(query):
+        status, headers, _ = answers[0]
+        assert status == 400 and "Location" not in headers
     if served_fast:
         status, headers, _ = answers[0]
         assert status == 302

@@ -26,9 +26,18 @@ HANG_SECONDS = 5.0
 
 
 class CallbackServer:
-    """An HTTPS pgtUrl endpoint: records pgtIou/pgtId, answers ``status`` (or hangs)."""
+    """An HTTPS pgtUrl endpoint: records pgtIou/pgtId, answers ``status`` (or hangs).
 
-    def __init__(self, cert: trustme.LeafCert, status: int = 200, hang: bool = False) -> None:
+    With ``location``, the answer carries that Location header (a redirect).
+    """
+
+    def __init__(
+        self,
+        cert: trustme.LeafCert,
+        status: int = 200,
+        hang: bool = False,
+        location: str | None = None,
+    ) -> None:
         self.received: list[dict[str, str]] = []
         self.release = threading.Event()
         outer = self
@@ -40,6 +49,8 @@ class CallbackServer:
                 if hang:
                     outer.release.wait(HANG_SECONDS)
                 self.send_response(status)
+                if location is not None:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -91,8 +102,14 @@ def app_overrides(tmp_path: Path, ca: trustme.CA) -> dict[str, dict[str, Any]]:
 def start_callback(ca: trustme.CA) -> Iterator[Callable[..., CallbackServer]]:
     servers: list[CallbackServer] = []
 
-    def start(status: int = 200, hang: bool = False, issuer: trustme.CA | None = None) -> Any:
-        server = CallbackServer((issuer or ca).issue_cert("127.0.0.1", "localhost"), status, hang)
+    def start(
+        status: int = 200,
+        hang: bool = False,
+        issuer: trustme.CA | None = None,
+        location: str | None = None,
+    ) -> Any:
+        cert = (issuer or ca).issue_cert("127.0.0.1", "localhost")
+        server = CallbackServer(cert, status, hang, location)
         servers.append(server)
         return server
 
@@ -276,4 +293,26 @@ def test_logout_ends_the_pgt(
     proxy_ticket(client, pgt, BACKEND)
     assert client.get("/logout").status_code == 200
     root = xml(client, "/proxy", pgt=pgt, targetService=BACKEND)
+    assert failure_code(root) == "INVALID_TICKET"
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirecting_callback_gets_no_pgt_and_the_redirect_is_not_followed(
+    client: FlaskClient,
+    alice: Account,
+    browser: Any,
+    start_callback: Callable[..., CallbackServer],
+    status: int,
+) -> None:
+    # Both ends are HTTPS, trusted and within the service's callback pattern:
+    # still, a 3xx is a failed callback (2.5.4 asks for a 200), and the
+    # second URL, never checked against the pattern, is never called.
+    elsewhere = start_callback()
+    redirecting = start_callback(status=status, location=elsewhere.url("/elsewhere"))
+    ticket = browser.service_ticket(APP)
+    root = validate_with_pgt(client, ticket, APP, redirecting.url())
+    assert failure_code(root) == "INVALID_PROXY_CALLBACK"
+    assert len(redirecting.received) == 1
+    assert elsewhere.received == []
+    root = xml(client, "/proxy", pgt=redirecting.received[0]["pgtId"], targetService=BACKEND)
     assert failure_code(root) == "INVALID_TICKET"

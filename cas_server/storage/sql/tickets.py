@@ -217,9 +217,19 @@ class SqlTicketRegistry:
             logout_url=ticket.logout_url,
         )
 
-    def add_service_ticket(self, ticket: ServiceTicket) -> None:
+    def _insert_child(self, values: dict[str, Any], now: float) -> None:
+        """A proxy or service ticket, or a PGT, stored only if its session is alive at ``now``.
+
+        One ``INSERT … SELECT … WHERE EXISTS`` (the statement single sign-on
+        uses): a logout or expiry between the caller's read of the PGT or
+        the callback and this write wins, and nothing outlives its session.
+        """
+        values.update(digest=values["tgt_id"], now=now)
         with driver_connection(self.engine) as connection:
-            connection.write_one(self._insert, self._service_ticket_values(ticket))
+            connection.write_one(self._insert_if_alive, values)
+
+    def add_service_ticket(self, ticket: ServiceTicket) -> None:
+        self._insert_child(self._service_ticket_values(ticket), ticket.created_at)
 
     def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:
         with driver_connection(self.engine) as connection:
@@ -246,20 +256,18 @@ class SqlTicketRegistry:
     # --- proxy-granting tickets --------------------------------------------------
 
     def add_proxy_granting_ticket(self, pgt: ProxyGrantingTicket) -> None:
-        with write_gate(self.engine), self.engine.begin() as conn:
-            conn.execute(
-                insert(T).values(
-                    id=ticket_digest(pgt.id),
-                    kind=PROXY_GRANTING_TICKET,
-                    tgt_id=_root(pgt.tgt_id),
-                    principal_id=pgt.authentication.principal.id,
-                    service_id=pgt.service_id,
-                    authentication=dump_authentication(pgt.authentication),
-                    proxies=dump_proxies(pgt.proxies),
-                    created_at=pgt.created_at,
-                    expires_at=pgt.expires_at,
-                )
-            )
+        values = _row(
+            id=ticket_digest(pgt.id),
+            kind=PROXY_GRANTING_TICKET,
+            tgt_id=_root(pgt.tgt_id),
+            principal_id=pgt.authentication.principal.id,
+            service_id=pgt.service_id,
+            authentication=dump_authentication(pgt.authentication),
+            proxies=dump_proxies(pgt.proxies),
+            created_at=pgt.created_at,
+            expires_at=pgt.expires_at,
+        )
+        self._insert_child(values, pgt.created_at)
 
     def get_proxy_granting_ticket(self, pgt_id: str, now: float) -> ProxyGrantingTicket | None:
         with self.engine.connect() as conn:

@@ -53,7 +53,8 @@ from tests.reliability.conftest import (
     sign_in,
     tail,
 )
-from tests.web.sesame_support import NUMBERS, QUESTION_RE, SmtpSink, body, code_in, link_in
+from tests.web.captcha_solver import answer_in as captcha_answer_in
+from tests.web.sesame_support import SmtpSink, body, code_in, link_in
 
 APP = "https://app.example.org/faults"
 PASSWORD = "Fault-Tolerant-2026!"
@@ -648,10 +649,9 @@ def hidden_fields(html: str) -> dict[str, str]:
     token = CSRF_RE.search(html)
     if token:
         fields["csrf_token"] = token.group(1)
-    question = QUESTION_RE.search(html)
-    if question:
-        a, b = (NUMBERS[w.strip(" ?").casefold()] for w in question.groups())
-        fields.update(captcha="question", captcha_answer=str(a + b))
+    answer = captcha_answer_in(html)
+    if answer is not None:
+        fields.update(captcha="question", captcha_answer=answer)
     return fields
 
 

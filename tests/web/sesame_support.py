@@ -28,27 +28,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.web.captcha_solver import answer_in as captcha_answer_in
+
 ROOT = Path(__file__).resolve().parents[2]
 CHARTERS = ROOT / "config" / "charters" / "charters.toml"
 PUBLIC_URL = "https://cas.univ-test.fr"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"https?://\S+")
 CODE_RE = re.compile(r"\b(\d{6})\b")
-NUMBERS = {
-    **{
-        w: i
-        for i, w in enumerate(
-            ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-        )
-    },
-    **{
-        w: i
-        for i, w in enumerate(
-            ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf"]
-        )
-    },
-}
-QUESTION_RE = re.compile(r"(?:How much is|Combien font) (\S+) plus (\S+?)\s?[?]")
 
 
 def free_port() -> int:
@@ -173,11 +160,10 @@ class SesameBrowser:
         token = CSRF_RE.search(html)
         if token:
             fields["csrf_token"] = token.group(1)
-        question = QUESTION_RE.search(html)
-        if question:
-            a, b = (NUMBERS[w.strip(" ?").casefold()] for w in question.groups())
+        answer = captcha_answer_in(html)
+        if answer is not None:
             fields["captcha"] = "question"
-            fields["captcha_answer"] = str(a + b)
+            fields["captcha_answer"] = answer
         return fields
 
     def submit(self, url: str, data: dict[str, str], action: str | None = None) -> TestResponse:

@@ -1,25 +1,24 @@
 """The CAPTCHA on a form: drawn by :mod:`cas_server.captcha`, checked once, in the session.
 
 ``?captcha=question`` (a link beside the image) swaps the image for the
-accessible question. The session holds only an HMAC of the answer; the
-nonce is recorded when checked, so a replayed session cookie fails.
+accessible question, shown in the user's language. The session holds only
+HMACs of the accepted answers; the nonce is recorded when checked, so a
+replayed session cookie fails. The CAPTCHA only slows scripts: the limits
+per address (checked before it) and per account are what bound them.
 """
 
 from __future__ import annotations
 
 import base64
-import hmac
 from typing import Any
 
 from flask import current_app, request, session, url_for
-from flask_babel import gettext
 
 from ... import captcha
-from ...accounts.identity import fold
 from ...container import container
 from ...i18n import N_
 from .forms import Form
-from .runtime import now, sesame
+from .runtime import language, now, sesame
 
 SESSION_KEY = "captcha"
 MAX_AGE = 1200.0
@@ -38,6 +37,11 @@ def required(form_name: str) -> bool:
     return sesame().settings.captcha.required_on(form_name)
 
 
+def _question_text(challenge: captcha.Challenge) -> str:
+    lang = language().split("_")[0].split("-")[0]
+    return challenge.text.get(lang) or challenge.text[captcha.LANGUAGES[0]]
+
+
 def new_challenge(form_name: str, endpoint: str, **values: Any) -> dict[str, Any] | None:
     """A fresh challenge for this form, remembered in the session; its template context."""
     if not required(form_name):
@@ -51,32 +55,22 @@ def new_challenge(form_name: str, endpoint: str, **values: Any) -> dict[str, Any
     state = dict(session.get(SESSION_KEY) or {})
     state[form_name] = {
         "n": nonce,
-        "h": captcha.answer_digest(_key(), nonce, challenge.answer),
+        "h": captcha.digests(_key(), nonce, challenge),
         "k": kind,
         "t": now(),
     }
     session[SESSION_KEY] = state
     context: dict[str, Any] = {"kind": kind}
     if kind == "question":
-        context["question"] = gettext(
-            captcha.QUESTION,
-            a=gettext(captcha.NUMBER_WORDS[challenge.a]),
-            b=gettext(captcha.NUMBER_WORDS[challenge.b]),
-        )
+        context["question"] = _question_text(challenge)
         context["switch_url"] = url_for(endpoint, **values)
     else:
         encoded = base64.b64encode(challenge.svg.encode()).decode()
         context["image"] = f"data:image/svg+xml;base64,{encoded}"
+        # Shown a quarter larger than drawn: the strokes stay sharp, the letters easier to read.
+        context["width"], context["height"] = captcha.WIDTH * 5 // 4, captcha.HEIGHT * 5 // 4
         context["switch_url"] = url_for(endpoint, captcha="question", **values)
     return context
-
-
-def _words() -> dict[str, int]:
-    words: dict[str, int] = {}
-    for value, word in enumerate(captcha.NUMBER_WORDS):
-        words[fold(word)] = value
-        words[fold(gettext(word))] = value
-    return words
 
 
 def verify(form: Form, form_name: str) -> bool:
@@ -90,12 +84,10 @@ def verify(form: Form, form_name: str) -> bool:
     if not isinstance(entry, dict) or now() - float(entry.get("t", 0)) > MAX_AGE:
         form.error("captcha_answer", N_("The check has expired. Please answer the new one."))
         return False
-    answer = captcha.normalize_answer(str(entry.get("k")), typed, _words())
-    expected = str(entry.get("h"))
+    stored = entry.get("h")
+    expected = [str(h) for h in stored] if isinstance(stored, list) else [str(stored)]
     nonce = str(entry.get("n"))
-    if not typed.strip() or not hmac.compare_digest(
-        captcha.answer_digest(_key(), nonce, answer), expected
-    ):
+    if not captcha.matches(_key(), nonce, str(entry.get("k")), typed, expected):
         form.error("captcha_answer", N_("The answer to the check is not right. Please try again."))
         return False
     # One use, even if an old session cookie is sent again.

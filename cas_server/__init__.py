@@ -74,7 +74,11 @@ def create_app(
         settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
     )
     clock = SystemClock()
-    registry = load_registry(settings.service_paths, [console_auth.internal_service(settings)])
+    registry = load_registry(
+        settings.service_paths,
+        [console_auth.internal_service(settings)],
+        cas2_attributes=settings.cas2_attributes,
+    )
     accounts = SqlAccountRepository(engine)
     # Ticket and counter backends (SQL or Redis), user sources (local, LDAP).
     infra = build_infrastructure(

@@ -183,7 +183,8 @@ def services_check() -> None:
         click.echo(
             f"{order:3d}. [{service.evaluation_order}] {service.id} ({service.name}) {state}\n"
             f"     pattern: {service.url_pattern.pattern}\n"
-            f"     attributes: {released or '-'}\n"
+            f"     attributes: {released or '-'}"
+            f"{' (also on CAS 2.0 /serviceValidate)' if service.cas2_attributes else ''}\n"
             f"     proxy: {proxy.pattern if proxy else 'refused'}"
             f"; logout: {service.logout_url or '-'} ({service.logout_type})"
             f"; theme: {service.theme or '-'}\n"

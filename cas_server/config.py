@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from .config_env import EnvValueError, env_value
 from .protocol.tickets import TicketLifetimes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +37,11 @@ PATH_KEYS = {
 
 
 class ConfigError(ValueError):
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"configuration key {key}: {message}")
+    def __init__(self, key: str, message: str, *, variable: bool = False) -> None:
+        # ``variable``: ``key`` names the environment variable that set the value.
+        super().__init__(
+            f"{'environment variable' if variable else 'configuration key'} {key}: {message}"
+        )
         self.key = key
 
 
@@ -84,28 +88,6 @@ def _merge_file(data: dict[str, dict[str, Any]], path: Path) -> None:
             target[key] = _resolve(section, key, value, path.parent)
 
 
-def _env_value(raw: str, current: Any, key: str) -> Any:
-    if isinstance(current, bool):
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(key, f"expected true or false, got {raw!r}")
-    if isinstance(current, int):
-        try:
-            return int(raw)
-        except ValueError as exc:
-            raise ConfigError(key, f"expected an integer, got {raw!r}") from exc
-    if isinstance(current, float):
-        try:
-            return float(raw)
-        except ValueError as exc:
-            raise ConfigError(key, f"expected a number, got {raw!r}") from exc
-    if isinstance(current, list):
-        return [v.strip() for v in raw.split(",") if v.strip()]
-    return raw
-
-
 def load_raw(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -114,6 +96,8 @@ def load_raw(
     environ = os.environ if environ is None else environ
     data: dict[str, dict[str, Any]] = {}
     _merge_file(data, DEFAULT_FILE)
+    # The defaults are the schema of the CAS_* variables (their keys and types).
+    schema = {section: dict(values) for section, values in data.items()}
     path = path or environ.get("CAS_SERVER_CONFIG")
     if path:
         _merge_file(data, Path(path).resolve())
@@ -125,10 +109,18 @@ def load_raw(
             section, _, key = name[4:].lower().partition("__")
         else:
             continue
-        if section not in data or key not in data[section]:
-            raise ConfigError(name, "no such configuration key")
-        value = _env_value(raw, data[section][key], name)
-        data[section][key] = _resolve(section, key, value, cwd)
+        if key not in schema.get(section, {}):
+            raise ConfigError(
+                name,
+                f"no key [{section}] {key} in config/default.toml "
+                "(CAS_<SECTION>__<KEY> sets one of its keys)",
+                variable=True,
+            )
+        try:
+            value = env_value(raw, section, key, schema[section][key])
+        except EnvValueError as exc:
+            raise ConfigError(name, str(exc), variable=True) from exc
+        data.setdefault(section, {})[key] = _resolve(section, key, value, cwd)
     for section, values in (overrides or {}).items():
         data.setdefault(section, {}).update(values)
     return data
@@ -178,6 +170,9 @@ class Settings:
     charters_path: Path | None
     login: LoginSettings
     raw: Mapping[str, Mapping[str, Any]]
+    # [services] cas2_attributes: the default of the per-service key (CAS 2.0
+    # endpoints carry the /p3 attributes block).
+    cas2_attributes: bool = False
 
     @property
     def testing(self) -> bool:
@@ -318,4 +313,5 @@ def load_settings(
             console_max_age=_positive(data, "login", "console_max_age"),
         ),
         raw=data,
+        cas2_attributes=_get(data, "services", "cas2_attributes", bool),
     )

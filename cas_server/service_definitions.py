@@ -36,6 +36,7 @@ KNOWN_KEYS = {
     "logout_type",
     "theme",
     "access",
+    "cas2_attributes",
 }
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -63,9 +64,16 @@ def service_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def load_registry(
-    paths: Iterable[Path], internal: Iterable[RegisteredService] = ()
+    paths: Iterable[Path],
+    internal: Iterable[RegisteredService] = (),
+    *,
+    cas2_attributes: bool = False,
 ) -> ServiceRegistry:
-    """Every service in the files, plus the server's own pages (``internal``)."""
+    """Every service in the files, plus the server's own pages (``internal``).
+
+    ``cas2_attributes`` is ``[services] cas2_attributes``: the value of a
+    service's own ``cas2_attributes`` key when it has none.
+    """
     services: list[RegisteredService] = list(internal)
     seen: dict[str, str] = {s.id: "(built in)" for s in services}
     for file in service_files(paths):
@@ -78,7 +86,7 @@ def load_registry(
             raise ServiceDefinitionError(str(file), "services", "must be an array of tables")
         for index, entry in enumerate(entries):
             where = f"{file}[services #{index + 1}]"
-            service = parse_service(entry, where)
+            service = parse_service(entry, where, cas2_attributes=cas2_attributes)
             if service.id in seen:
                 raise ServiceDefinitionError(
                     where, "id", f"{service.id!r} is already defined in {seen[service.id]}"
@@ -166,7 +174,7 @@ def _typed(entry: dict[str, Any], where: str, key: str, kind: type, default: Any
     return value
 
 
-def parse_service(entry: Any, where: str) -> RegisteredService:
+def parse_service(entry: Any, where: str, *, cas2_attributes: bool = False) -> RegisteredService:
     if not isinstance(entry, dict):
         raise ServiceDefinitionError(where, "services", "each service must be a table")
     unknown = sorted(set(entry) - KNOWN_KEYS)
@@ -205,4 +213,5 @@ def parse_service(entry: Any, where: str) -> RegisteredService:
         theme=theme,
         access=_access(entry, where),
         source=where,
+        cas2_attributes=_typed(entry, where, "cas2_attributes", bool, cas2_attributes),
     )

@@ -21,6 +21,17 @@ keepalive = 5
 preload_app = False
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
+# gunicorn 25.1+ control socket (gunicornc: worker status, reload, scaling).
+# Its default, $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl, is
+# one path for every instance the user runs on the machine: off unless
+# GUNICORN_CONTROL_SOCKET names this instance's own (e.g.
+# /run/cas-server/gunicorn.ctl; owner-only, mode 0600).
+control_socket_path = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+if control_socket_path:
+    control_socket = os.path.abspath(control_socket_path)
+    control_socket_disable = False
+else:
+    control_socket_disable = True
 
 
 class ScrubbingLogger(Logger):

@@ -30,6 +30,9 @@ class Assertion:
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     proxies: tuple[str, ...] = ()
     pgt_iou: str | None = None
+    # The service's definition asks for the attributes block on the CAS 2.0
+    # endpoints too (``cas2_attributes``, Apereo's "v3 forward compatible").
+    cas2_attributes: bool = False
 
     def protocol_attributes(self) -> dict[str, tuple[str, ...]]:
         """The authentication attributes every CAS 3.0 response carries."""

@@ -56,6 +56,11 @@ class RegisteredService:
     theme: str | None = None
     access: AccessRule = field(default_factory=AccessRule)
     source: str = ""
+    # /serviceValidate and /proxyValidate answer with the same attributes block
+    # as /p3 (Apereo's "v3 forward compatible"), for CAS 2.0 clients such as
+    # phpCAS's CAS_VERSION_2_0. Resolved against [services] cas2_attributes
+    # once, at load: validation reads a field, nothing more.
+    cas2_attributes: bool = False
 
     def matches(self, service: str) -> bool:
         return self.url_pattern.fullmatch(service) is not None

@@ -132,6 +132,7 @@ class TicketValidator:
             attributes=registered.release(principal.attributes),
             proxies=ticket.proxies,
             pgt_iou=pgt_iou,
+            cas2_attributes=registered.cas2_attributes,
         )
 
     def _grant_proxy_granting_ticket(self, ticket: ServiceTicket, pgt_url: str, now: float) -> str:

@@ -208,7 +208,11 @@ def _authenticate(
 
     assert isinstance(result, Success)
     c.login_throttle.success(key)
-    remember = flag(request.form.get("remember")) and c.settings.login.remember_me
+    remember = (
+        # rememberMe: CAS 3.0 2.2.2 (and the checkbox); remember: themes from before it.
+        flag(request.form.get("rememberMe", request.form.get("remember")))
+        and c.settings.login.remember_me
+    )
     pending = PendingLogin(
         uuid=result.account.uuid,
         service=params.service if registered is not None else None,
@@ -219,6 +223,19 @@ def _authenticate(
         started=now,
     )
     return continue_login(pending)
+
+
+def _logout_link(url: str | None) -> tuple[str | None, RegisteredService | None]:
+    """``/logout?url=``: the URL and its service when it may be shown, else (None, None).
+
+    Only an enabled registered service's http(s) URL: a broad pattern must
+    not turn the logged-out page into a ``javascript:`` link, and an
+    unregistered one is not advertised on this server's page.
+    """
+    if not url or len(url) > MAX_FIELD or not url.lower().startswith(("https://", "http://")):
+        return None, None
+    registered = container().services.find_enabled(url)
+    return (url, registered) if registered is not None else (None, None)
 
 
 @bp.get("/logout")
@@ -243,10 +260,17 @@ def logout() -> Response | tuple[str, int]:
     registered = None
     if service and len(service) <= MAX_FIELD:
         registered = c.services.find_enabled(service)
+    continue_url = service if registered is not None else None
+    # CAS 2.0 ``url`` (2.3.1), when ``service`` does not name a registered
+    # service: a registered service's URL is shown as a link for the user to
+    # follow, never followed by this server.
+    link_url = None
+    if registered is None:
+        link_url, registered = _logout_link(request.args.get("url"))
     if registered is not None:
         use_service_theme(registered.theme)
-    if registered is not None and service and not front_channel:
-        response = redirect(service, code=302)
+    if continue_url and not front_channel:
+        response = redirect(continue_url, code=302)
     else:
         # With a service, the page shows the way back (and goes on by itself
         # once the frames are loaded), so that the frames get a chance to load.
@@ -255,7 +279,8 @@ def logout() -> Response | tuple[str, int]:
             *render_page(
                 "logout.html",
                 front_channel=front_channel,
-                continue_url=service if registered is not None else None,
+                continue_url=continue_url,
+                link_url=link_url,
             )
         )
     clear_tgc(response)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, current_app, g, request
 from flask.globals import request_ctx
@@ -107,6 +108,44 @@ ERROR_TEXT = {
 }
 
 
+UNREADABLE_TITLE = N_("Unreadable characters")
+UNREADABLE_MESSAGE = N_(
+    "The form holds characters that could not be read (use UTF-8). "
+    "Please go back, check what you typed and try again."
+)
+FORM_MIMETYPE = "application/x-www-form-urlencoded"
+# Server-to-server endpoints that read their own body (/samlValidate's SOAP).
+OWN_BODY_BLUEPRINTS = frozenset(("validate",))
+
+
+def form_is_unreadable() -> bool:
+    """Whether this request's urlencoded form is not UTF-8 (a raw or %-encoded latin-1 byte).
+
+    Werkzeug drops such a body whole when a raw byte is there (the form reads
+    empty, and the CSRF check then says "session expired"), and keeps a
+    %-escape it cannot decode as the text ``%E9`` (the view then sees
+    ``caf%E9``). Neither is what the user typed: the form is refused instead.
+    Percent-decoding the whole body at once is enough: ``&`` and ``=`` are
+    ASCII, so no UTF-8 sequence spans two fields. The body is at most
+    MAX_CONTENT_LENGTH and is cached: the form is parsed from the same bytes.
+    """
+    if request.mimetype != FORM_MIMETYPE or request.blueprint in OWN_BODY_BLUEPRINTS:
+        return False
+    raw = request.get_data(cache=True)
+    if raw.isascii() and b"%" not in raw:
+        return False  # the common case: nothing to decode
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _mangled_by_decoding() -> bool:
+    """A multipart field Werkzeug decoded with U+FFFD for bytes that are not UTF-8."""
+    return any("\ufffd" in value for value in request.form.values())
+
+
 def error_page(
     status: int, title: str | None = None, message: str | None = None
 ) -> tuple[str, int]:
@@ -123,12 +162,30 @@ def error_page(
     )
 
 
+def unreadable_form_page() -> tuple[str, int]:
+    """The 400 page of a form that is not UTF-8, in the user's language."""
+    return error_page(400, _(UNREADABLE_TITLE), _(UNREADABLE_MESSAGE))
+
+
+def _refuse_unreadable_form() -> tuple[str, int] | None:
+    if request.method in ("POST", "PUT", "PATCH") and form_is_unreadable():
+        return unreadable_form_page()
+    return None
+
+
 def init_app(app: Flask) -> None:
+    # Before the CSRF check, which reads the form: every form (login, Sésame,
+    # profile, console) gets this answer, before its view sees a mangled value.
+    app.before_request(_refuse_unreadable_form)
     csrf.init_app(app)
     app.after_request(security_headers)
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
+        # A multipart token field with a byte that is not UTF-8 (the console's
+        # upload form checks its token in the view): the same answer.
+        if request.mimetype == "multipart/form-data" and _mangled_by_decoding():
+            return unreadable_form_page()
         return error_page(
             400,
             _("Session expired"),

@@ -71,7 +71,11 @@ def service_answer(
         fmt = responses.parse_format(args.get("format"))
         assertion = validator.validate(_request(args, allow_proxy_tickets))
         body = responses.service_response_success(
-            assertion, with_attributes=with_attributes, fmt=fmt
+            # /p3 always; the CAS 2.0 endpoints when the service asks (decided
+            # at load, carried by the assertion: no lookup here).
+            assertion,
+            with_attributes=with_attributes or assertion.cas2_attributes,
+            fmt=fmt,
         )
     except CasError as error:
         body = responses.service_response_failure(error, fmt)

@@ -349,3 +349,125 @@ def test_gunicorn_access_and_error_logs_have_no_secret(app: Flask, tmp_path: Pat
     assert SECRET not in access and SECRET not in errors
     for handler in [*logger.access_log.handlers, *logger.error_log.handlers]:
         handler.close()
+
+
+# --- issue 12 item 27: gunicorn's control socket ----------------------------------------
+
+
+def _gunicorn_config(monkeypatch: pytest.MonkeyPatch, **environ: str) -> Any:
+    """config/gunicorn.conf.py applied to a gunicorn Config, as ``gunicorn -c`` does."""
+    import runpy
+
+    from gunicorn.config import Config
+
+    monkeypatch.delenv("GUNICORN_CONTROL_SOCKET", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    settings = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+    cfg = Config()
+    for name, value in settings.items():
+        if name in cfg.settings:
+            cfg.set(name, value)
+    return cfg
+
+
+def test_gunicorn_control_socket_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not in the home directory, shared by every instance on the machine."""
+    cfg = _gunicorn_config(monkeypatch)
+    assert cfg.control_socket_disable is True
+
+
+def test_gunicorn_control_socket_where_the_instance_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    socket = tmp_path / "run" / "gunicorn.ctl"
+    cfg = _gunicorn_config(monkeypatch, GUNICORN_CONTROL_SOCKET=str(socket))
+    assert cfg.control_socket_disable is False
+    assert cfg.control_socket == str(socket)
+    assert cfg.control_socket_mode == 0o600
+
+
+HELLO_APP = (
+    "def app(environ, start_response):\n"
+    "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+    "    return [b'ok']\n"
+)
+
+
+def _run_gunicorn(tmp_path: Path, **extra: str) -> tuple[Path, bool]:
+    """Starts gunicorn with the shipped settings (one worker, a tiny app), then stops it.
+
+    HOME is a fresh folder, returned for the test to look into, with whether
+    the socket named by GUNICORN_CONTROL_SOCKET was there while it ran.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "hello.py").write_text(HELLO_APP)
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GUNICORN_") and k != "XDG_RUNTIME_DIR"
+    }
+    env.update(HOME=str(home), GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1", **extra)
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "-c",
+                str(ROOT / "config" / "gunicorn.conf.py"),
+                "--pythonpath",
+                str(tmp_path),
+                "hello:app",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).text == "ok":
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        wanted = extra.get("GUNICORN_CONTROL_SOCKET")
+        while wanted and not Path(wanted).is_socket() and time.monotonic() < deadline:
+            time.sleep(0.1)  # the control server starts in a thread of the master
+        socket_seen = bool(wanted) and Path(str(wanted)).is_socket()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    return home, socket_seen
+
+
+def test_gunicorn_puts_nothing_in_the_home_directory(tmp_path: Path) -> None:
+    home, _ = _run_gunicorn(tmp_path)
+    assert not (home / ".gunicorn").exists()
+    assert list(home.iterdir()) == []
+
+
+def test_gunicorn_control_socket_under_the_instance(tmp_path: Path) -> None:
+    socket = tmp_path / "instance" / "gunicorn.ctl"
+    home, seen = _run_gunicorn(tmp_path, GUNICORN_CONTROL_SOCKET=str(socket))
+    assert seen, (tmp_path / "gunicorn.log").read_text()
+    assert list(home.iterdir()) == []

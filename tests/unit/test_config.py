@@ -161,3 +161,107 @@ def test_allow_plaintext_must_be_a_boolean() -> None:
     with pytest.raises(ConfigError) as err:
         _ldap_infra("production", ["ldap://ldap.univ.example"], allow_plaintext="yes")
     assert err.value.key == "ldap.allow_plaintext"
+
+
+# --- issue 12 item 6: environment overrides parsed by the key's type ----------------------
+
+
+def test_cookies_secure_from_the_environment() -> None:
+    """The default is the string "auto", yet true and false are booleans there."""
+    for raw, expected in (("true", True), ("FALSE", False), ("auto", None), ("1", True)):
+        settings = load_settings(environ={**TEST_SECRET, "CAS_COOKIES__SECURE": raw})
+        assert settings.cookie_secure is expected, raw
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={**TEST_SECRET, "CAS_COOKIES__SECURE": "sometimes"})
+    assert "CAS_COOKIES__SECURE" in str(err.value) and "auto" in str(err.value)
+
+
+def test_every_type_from_the_environment() -> None:
+    settings = load_settings(
+        environ={
+            **TEST_SECRET,
+            "CAS_LOGIN__REMEMBER_ME": "true",  # bool
+            "CAS_DATABASE__POOL_SIZE": "9",  # int
+            "CAS_HTTP__READ_TIMEOUT": "2.5",  # float
+            "CAS_HTTP__CONNECT_TIMEOUT": "4",  # float given as a whole number
+            "CAS_SERVER__INSTITUTION_NAME": "Université X, site 2",  # string, commas kept
+            "CAS_SERVICES__CAS2_ATTRIBUTES": "on",
+        }
+    )
+    assert settings.login.remember_me is True
+    assert settings.database_pool_size == 9
+    assert settings.read_timeout == 2.5
+    assert settings.connect_timeout == 4.0 and isinstance(settings.connect_timeout, float)
+    assert settings.institution_name == "Université X, site 2"
+    assert settings.cas2_attributes is True
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['["en", "fr"]', '["en","fr"]', "en,fr", " en , fr ", "['en', 'fr']"],
+)
+def test_lists_from_the_environment(raw: str) -> None:
+    """A TOML or JSON array, or comma-separated values."""
+    settings = load_settings(
+        environ={**TEST_SECRET, "CAS_I18N__LANGUAGES": raw, "CAS_I18N__DEFAULT_LANGUAGE": "en"}
+    )
+    assert settings.languages == ("en", "fr")
+
+
+def test_an_empty_list_from_the_environment() -> None:
+    from cas_server.config import load_raw
+
+    for raw in ("", "[]"):
+        data = load_raw(environ={**TEST_SECRET, "CAS_LDAP__URLS": raw})
+        assert data["ldap"]["urls"] == []
+
+
+def test_a_table_from_the_environment() -> None:
+    from cas_server.config import load_raw
+
+    data = load_raw(environ={"CAS_LDAP__ATTRIBUTES": '{mail = "mail", cn = "cn"}'})
+    assert data["ldap"]["attributes"] == {"mail": "mail", "cn": "cn"}
+    data = load_raw(environ={"CAS_LDAP__ATTRIBUTES": '{"mail": "mail"}'})
+    assert data["ldap"]["attributes"] == {"mail": "mail"}
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("CAS_DATABASE__POOL_SIZE", "five", "an integer"),
+        ("CAS_DATABASE__POOL_SIZE", "5.5", "an integer"),
+        ("CAS_DATABASE__POOL_SIZE", "true", "an integer"),
+        ("CAS_HTTP__READ_TIMEOUT", "soon", "a number"),
+        ("CAS_HTTP__READ_TIMEOUT", "nan", "a number"),
+        ("CAS_HTTP__READ_TIMEOUT", "inf", "a number"),
+        ("CAS_LOGIN__REMEMBER_ME", "perhaps", "true or false"),
+        ("CAS_I18N__LANGUAGES", '["fr", 3]', "list of strings"),
+        ("CAS_I18N__LANGUAGES", '["fr"', "array"),
+        ("CAS_LDAP__ATTRIBUTES", "mail=mail", "table"),
+        ("CAS_COOKIES__SECURE", "yes please", '"auto", true or false'),
+    ],
+)
+def test_a_bad_value_names_the_variable(name: str, raw: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={**TEST_SECRET, name: raw})
+    message = str(err.value)
+    assert name in message and expected in message and repr(raw) in message
+    assert err.value.key == name
+
+
+def test_an_unknown_key_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={**TEST_SECRET, "CAS_LOGIN__REMEMBER": "true"})
+    assert err.value.key == "CAS_LOGIN__REMEMBER"
+    assert "[login] remember" in str(err.value) and "config/default.toml" in str(err.value)
+
+
+def test_the_type_comes_from_the_defaults_not_the_site_file(tmp_path: Path) -> None:
+    """A site file that wrote a number as a string does not make the key a string."""
+    deployment = tmp_path / "site.toml"
+    deployment.write_text('[database]\npool_size = "7"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(deployment, environ={**TEST_SECRET, "CAS_DATABASE__POOL_SIZE": "x"})
+    assert err.value.key == "CAS_DATABASE__POOL_SIZE"
+    settings = load_settings(deployment, environ={**TEST_SECRET, "CAS_DATABASE__POOL_SIZE": "8"})
+    assert settings.database_pool_size == 8

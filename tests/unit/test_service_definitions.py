@@ -99,6 +99,10 @@ def test_a_folder_loads_every_toml_file(tmp_path: Path) -> None:
             '[[services]]\nid = "a"\nname = "y"\nurl_pattern = "b"',
             "id",
         ),
+        (
+            '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\ncas2_attributes = "yes"',
+            "cas2_attributes",
+        ),
         ("services = 3", "services"),
         ("[[services", "(file)"),
     ],
@@ -150,3 +154,36 @@ def test_the_demo_client_takes_single_logout_at_the_service_url() -> None:
     assert client.post("/ent/", data={"logoutRequest": message}).status_code == 200
     assert "ST-abc" in demo.ended_tickets
     assert client.post("/ent/", data={}).status_code == 400
+
+
+CAS2 = """
+[[services]]
+id = "moodle"
+name = "Moodle"
+url_prefix = "https://moodle.example.edu"
+cas2_attributes = true
+
+[[services]]
+id = "glpi"
+name = "GLPI"
+url_prefix = "https://glpi.example.edu"
+cas2_attributes = false
+
+[[services]]
+id = "ent"
+name = "ENT"
+url_prefix = "https://ent.example.edu"
+"""
+
+
+@pytest.mark.parametrize("default", [False, True])
+def test_cas2_attributes_per_service_over_the_global_default(tmp_path: Path, default: bool) -> None:
+    """Issue 12 item 3: decided once, at load; a service's own key wins over the default."""
+    registry = load_registry([write(tmp_path, CAS2)], cas2_attributes=default)
+    flags = {s.id: s.cas2_attributes for s in registry}
+    assert flags == {"moodle": True, "glpi": False, "ent": default}
+
+
+def test_cas2_attributes_default_is_off(tmp_path: Path) -> None:
+    registry = load_registry([write(tmp_path, CAS2)])
+    assert registry.get("ent").cas2_attributes is False  # type: ignore[union-attr]

@@ -203,3 +203,54 @@ def test_other_methods_go_to_flask(apps: tuple[Flask, Flask], alice_here: Accoun
         assert answers[0] == answers[1]
         posted = [app.test_client().post(path).status_code for app in (fast, slow)]
         assert posted[0] == posted[1]
+
+
+# --- issue 12 item 3: cas2_attributes, on both paths alike ------------------------------
+
+PHP_APP = "https://moodle.example.org/"
+CAS2_SERVICE = """
+[[services]]
+id = "moodle"
+name = "Moodle (phpCAS, CAS_VERSION_2_0)"
+url_pattern = '^https://moodle\\.example\\.org(/.*)?$'
+release_attributes = ["uid", "mail"]
+cas2_attributes = true
+"""
+
+
+@pytest.fixture
+def cas2_apps(db_path: Path, tmp_path: Path) -> Iterator[tuple[Flask, Flask]]:
+    services = tmp_path / "cas2.toml"
+    services.write_text(CAS2_SERVICE, encoding="utf-8")
+    paths = {"paths": [str(services)]}
+    fast = create_app(overrides=test_overrides(db_path, services=paths), environ={})
+    slow = create_app(
+        overrides=test_overrides(db_path, services=paths, server={"fast_path": False}),
+        environ={},
+    )
+    yield fast, slow
+    for application in (fast, slow):
+        application.extensions["cas"].single_logout.executor.shutdown(wait=True)
+        application.extensions["cas"].engine.dispose()
+
+
+@pytest.mark.parametrize("path", VALIDATION_PATHS)
+@pytest.mark.parametrize(
+    "query", ["service={service}&ticket={ticket}", "service={service}&ticket={ticket}&format=JSON"]
+)
+def test_cas2_attributes_answers_agree(
+    cas2_apps: tuple[Flask, Flask], path: str, query: str
+) -> None:
+    fast, slow = cas2_apps
+    make_account(fast)
+    answers = []
+    for app in (fast, slow):
+        client = app.test_client()
+        ticket = CasBrowser(client).service_ticket(PHP_APP)
+        calls = FlaskCalls(app)
+        full = path + "?" + query.format(service=quote(PHP_APP, safe=""), ticket=ticket)
+        answers.append(answer(app.test_client(), full))
+        assert calls.count == (0 if app is fast else 1)
+    assert answers[0] == answers[1]
+    if path != "/validate":
+        assert "longTermAuthenticationRequestTokenUsed" in answers[0][2]

@@ -336,3 +336,56 @@ def test_forms_that_end_at_the_service_may_be_redirected_there(
     )
     assert warned.status_code == 200
     assert form_action(warned) == "form-action 'self' https://app.example.org"
+
+
+# --- issue 12 item 4: rememberMe (CAS 3.0 section 2.2.2) --------------------------------
+
+
+def _long_term_answer(client: FlaskClient, location: str) -> bytes:
+    ticket = location.split("ticket=", 1)[1]
+    service = location.split("?", 1)[0]
+    return client.get(
+        "/p3/serviceValidate", query_string={"service": service, "ticket": ticket}
+    ).data
+
+
+@pytest.mark.parametrize("app_overrides", [{"login": {"remember_me": True}}])
+@pytest.mark.parametrize("value", ["true", "on", "1"])
+def test_remember_me_parameter_gives_a_long_term_session(
+    browser: CasBrowser, client: FlaskClient, alice: Account, value: str
+) -> None:
+    service = "https://app.example.org/"
+    response = browser.login(service=service, rememberMe=value)
+    assert response.status_code == 302
+    set_cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("TGC="))
+    assert "Max-Age=" in set_cookie and "Expires=" in set_cookie
+    body = _long_term_answer(client, response.headers["Location"])
+    assert b"<cas:longTermAuthenticationRequestTokenUsed>true<" in body
+
+
+@pytest.mark.parametrize("app_overrides", [{"login": {"remember_me": True}}])
+def test_remember_me_is_the_checkbox_name(client: FlaskClient) -> None:
+    html = client.get("/login").get_data(as_text=True)
+    assert 'type="checkbox" id="rememberMe" name="rememberMe" value="true"' in html
+    assert '<label for="rememberMe">' in html
+
+
+@pytest.mark.parametrize("app_overrides", [{"login": {"remember_me": True}}])
+@pytest.mark.parametrize("fields", [{"rememberMe": "false"}, {"rememberme": "true"}, {}])
+def test_without_remember_me_the_tgc_is_a_session_cookie(
+    browser: CasBrowser, client: FlaskClient, alice: Account, fields: dict[str, str]
+) -> None:
+    """``false`` says no; the parameter's name is case-sensitive (2.2.2)."""
+    response = browser.login(service="https://app.example.org/", **fields)
+    set_cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("TGC="))
+    assert "Max-Age=" not in set_cookie and "Expires=" not in set_cookie
+    body = _long_term_answer(client, response.headers["Location"])
+    assert b"<cas:longTermAuthenticationRequestTokenUsed>false<" in body
+
+
+def test_remember_me_parameter_is_ignored_unless_offered(
+    browser: CasBrowser, client: FlaskClient, alice: Account
+) -> None:
+    response = browser.login(service="https://app.example.org/", rememberMe="true")
+    body = _long_term_answer(client, response.headers["Location"])
+    assert b"<cas:longTermAuthenticationRequestTokenUsed>false<" in body

@@ -56,7 +56,7 @@ def test_private_computer_gets_three_hours(
 def test_remember_me_is_off_unless_enabled(
     app: Flask, browser: CasBrowser, client: FlaskClient, alice: Account
 ) -> None:
-    assert 'name="remember"' not in client.get("/login").get_data(as_text=True)
+    assert 'name="rememberMe"' not in client.get("/login").get_data(as_text=True)
     browser.service_ticket(APP, remember="true")
     assert session_of(app, client).authentication.long_term is False
 
@@ -65,7 +65,7 @@ def test_remember_me_is_off_unless_enabled(
 def test_remember_me_gives_a_long_term_session(
     app: Flask, browser: CasBrowser, client: FlaskClient, alice: Account
 ) -> None:
-    assert 'name="remember"' in client.get("/login").get_data(as_text=True)
+    assert 'name="rememberMe"' in client.get("/login").get_data(as_text=True)
     ticket = browser.service_ticket(APP, remember="true")
     cookie = client.get_cookie("TGC")
     assert cookie is not None and cookie.expires is not None  # survives the browser (4.1.5)

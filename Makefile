@@ -24,10 +24,10 @@ install: $(BIN)/.installed translations
 translations: $(BIN)/.installed
 	$(BIN)/pybabel compile -d cas_server/translations
 
-# Extract strings from code and templates and update both catalogs.
+# Extract strings from code and templates (plural pairs included), update both
+# catalogs from cas_server/translations/fr/*.json, compile them.
 catalog: $(BIN)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o cas_server/translations/messages.pot .
-	$(BIN)/pybabel update -q -N -i cas_server/translations/messages.pot -d cas_server/translations
+	$(BIN)/python scripts/translations.py
 
 demo-db: install
 	CAS_SERVER_CONFIG=$(DEMO_CONFIG) $(BIN)/cas-server db init

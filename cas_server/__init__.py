@@ -40,9 +40,10 @@ def create_app(
     from .service_definitions import load_registry
     from .storage.sql.accounts import SqlAccountRepository
     from .storage.sql.db import make_engine
-    from .web import cas, console_auth, i18n, login_flow, ops, security, theming, validate
+    from .web import cas, console_auth, dates, i18n, login_flow, ops, security, theming, validate
     from .web.application import CasFlask
     from .web.fast_path import FastPath
+    from .web.password_notices import PasswordNotices
     from .web.theming import Themes
 
     settings = load_settings(config_path, environ, overrides)
@@ -115,6 +116,7 @@ def create_app(
             lambda password: hash_password(password, settings.bcrypt_cost),
             verify_password,
             infra.directories,
+            PasswordNotices(),
         ),
         charters=load_charters(settings.charters_path),
         counters=counters,
@@ -141,6 +143,7 @@ def create_app(
 
     theming.init_app(app, themes)
     i18n.init_app(app)
+    dates.init_app(app)  # dates in words, in [i18n] timezone (after Babel's filters)
     security.init_app(app)
     ops.init_app(app, infra)
     app.register_blueprint(cas.bp)

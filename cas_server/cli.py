@@ -11,7 +11,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from .accounts.model import Profile, Status
-from .accounts.passwords import PasswordRejected
+from .accounts.passwords import PasswordChange, PasswordRejected
 from .accounts.policy import PasswordContext, Violation
 from .auth.hashing import hash_password
 from .container import container
@@ -37,7 +37,7 @@ def _parse_attributes(pairs: tuple[str, ...]) -> dict[str, list[str]]:
 
 
 def _explain(violation: Violation) -> str:
-    return violation.message % dict(violation.params)
+    return violation.english()  # singular or plural by the rule's count
 
 
 @click.group("db", help="Database schema.")
@@ -153,7 +153,12 @@ def users_set_password(login: str, password_stdin: bool, must_change: bool) -> N
         raise click.ClickException(f"no account {login!r}")
     password = _read_password(password_stdin)
     try:
-        c.passwords.set_password(account, password, must_change=must_change)
+        c.passwords.set_password(
+            account,
+            password,
+            change=PasswordChange("cli", by_operator=True),
+            must_change=must_change,
+        )
     except PasswordRejected as exc:
         reasons = "; ".join(_explain(v) for v in exc.violations)
         raise click.ClickException(

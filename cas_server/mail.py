@@ -3,8 +3,11 @@
 A message is the template ``themes/<chain>/templates/mail/<name>.txt``:
 its first line is the subject, the rest the body, rendered in the
 recipient's language. :class:`Outbox` hands it to a thread pool, so no
-page ever waits for the SMTP server (T2). Links in messages are built
-from ``server.public_url``, never from the request (T3).
+page ever waits for the SMTP server (T2). The same threads run the work a
+self-service page does after its answer (:meth:`Outbox.later`: issue a
+token, render and send), so that the answer's time does not depend on
+whether the account exists. Links in messages are built from
+``server.public_url``, never from the request (T3).
 
 Backends: ``smtp`` (host, port, STARTTLS or implicit TLS, login) and
 ``console`` (the demo: each message is logged and kept, see
@@ -20,6 +23,7 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from email.headerregistry import Address
@@ -106,9 +110,17 @@ class Pending:
         return future
 
     def wait(self, timeout: float) -> None:
-        with self._lock:
-            futures = list(self._futures)
-        wait(futures, timeout)
+        """Until nothing is left, including what finished work queued meanwhile
+        (a page's background work queues its mail), or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                self._futures = [f for f in self._futures if not f.done()]
+                futures = list(self._futures)
+            left = deadline - time.monotonic()
+            if not futures or left <= 0:
+                return
+            wait(futures, left)
 
 
 class Transport(Protocol):
@@ -150,7 +162,7 @@ class ConsoleTransport:
 
 
 class Outbox:
-    """Sends mail in the background; :meth:`send` returns at once."""
+    """Sends mail in the background; :meth:`send` and :meth:`later` return at once."""
 
     def __init__(self, settings: MailSettings, public_url: str, transport: Transport) -> None:
         self.settings = settings
@@ -184,11 +196,31 @@ class Outbox:
             return False
         return True
 
+    def later(self, work: Callable[[], object], what: str) -> Future[bool]:
+        """Run ``work`` on the mail threads; :meth:`flush` waits for it too.
+
+        Nobody waits for the result, so a failure is logged here (with
+        ``what``, never the work's data: it may hold an address) and the
+        future says False; the page has long answered.
+        """
+        return self.pending.add(self.executor.submit(self._run, work, what))
+
+    def _run(self, work: Callable[[], object], what: str) -> bool:
+        try:
+            work()
+        except Exception:
+            log.exception("background work failed: %s", what)
+            return False
+        return True
+
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait until every message sent so far has been handed over (or failed)."""
+        """Wait until every message sent so far has been handed over (or failed),
+        and the background work queued so far has run, with the mail it sent."""
         self.pending.wait(timeout)
 
     def close(self) -> None:
+        # Background work still queued may send mail: let it, then stop.
+        self.flush()
         self.executor.shutdown(wait=True)
 
 

@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
-from .auth import AuthResult, Rejected, Success, UserSource
+from .auth import AuthResult, Rejected, Reserve, Success, UserSource, no_reserve
 from .protocol.assertion import Assertion
 from .protocol.errors import CasError
 from .protocol.ports import TicketRegistry
@@ -103,9 +103,9 @@ class MeteredUserSource:
         self.name = source.name
         self.overall = overall
 
-    def authenticate(self, login: str, password: str) -> AuthResult:
+    def authenticate(self, login: str, password: str, reserve: Reserve = no_reserve) -> AuthResult:
         started = time.perf_counter()
-        result = self.source.authenticate(login, password)
+        result = self.source.authenticate(login, password, reserve)
         labelled(AUTHENTICATION_SECONDS, self.name).observe(time.perf_counter() - started)
         outcome = _outcome(result)
         labelled(AUTHENTICATIONS, self.name, outcome).inc()

@@ -31,13 +31,23 @@ def service_url(name: str) -> str:
     return f"{request.host_url}{name}/"
 
 
+# The attribute table on a phone: long names (longTermAuthenticationRequestTokenUsed)
+# and values (addresses) break anywhere, and each row stacks, name above value.
+STYLE = (
+    "body{font-family:system-ui;max-width:42rem;margin:2rem auto;padding:0 1rem}"
+    "table{border-collapse:collapse;width:100%;margin:0 0 1rem}"
+    "th,td{padding:.25rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}"
+    "@media (max-width:30rem){tr,th,td{display:block}th{padding-bottom:0}td{padding-top:0}"
+    "tr{padding:.25rem 0;border-bottom:1px solid #ddd}}"
+)
+
+
 def page(title: str, body: str) -> str:
     return (
         f"<!doctype html><html lang='fr'><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title>"
-        f"<body style='font-family:system-ui;max-width:42rem;margin:2rem auto;padding:0 1rem'>"
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
 
 

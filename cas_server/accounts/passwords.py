@@ -5,11 +5,18 @@ it, and the new hash joins the history in the same transaction as the change.
 Accounts of a directory source (LDAP) have their password written to the
 directory first (:class:`~.directory.DirectoryPasswords`, chosen by the
 account's source); their history is still kept and checked here.
+
+The consequences of a write are here too, so that none can be forgotten
+by a path (issue #11, item 9): the store ends every outstanding one-time
+link and code of the account in the same transaction (T6), and once that
+transaction has committed, :class:`PasswordEvents` is told (the
+confirmation mail, T11).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -31,8 +38,32 @@ class PasswordStore(Protocol):
         must_change: bool,
         expires_at: datetime | None,
     ) -> None:
-        """Set the password and add its hash to the history, atomically."""
+        """Set the password and add its hash to the history, and end every
+        outstanding one-time token of the account, atomically."""
         ...
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once what was written is committed (at once if it is)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    """What the owner is told of a password write."""
+
+    reason: str  # reset, profile, login, temporary, admin, cli, activation
+    by_operator: bool = False  # set by the help desk or the command line
+    temporary: bool = False  # a temporary password, to change at the next sign-in
+    sessions_ended: bool = False  # the caller ends every SSO session of the account
+
+
+class PasswordEvents(Protocol):
+    def password_written(self, account: Account, change: PasswordChange) -> None: ...
+
+
+class _Silent:
+    def password_written(self, account: Account, change: PasswordChange) -> None:
+        return None
 
 
 class PasswordRejected(ValueError):
@@ -49,11 +80,13 @@ class PasswordService:
         hasher: Callable[[str], str],
         verify: Callable[[str, str], bool],
         directories: Mapping[str, DirectoryPasswords] | None = None,
+        events: PasswordEvents | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
         self.hasher = hasher
         self.verify = verify
+        self.events: PasswordEvents = events or _Silent()
         # Account source ("ldap") -> where its passwords are written.
         self.directories: Mapping[str, DirectoryPasswords] = dict(directories or {})
         self.history_depth = max(
@@ -62,7 +95,9 @@ class PasswordService:
 
     def using(self, store: PasswordStore) -> PasswordService:
         """The same service writing through another store (a unit of work)."""
-        return PasswordService(self.policy, store, self.hasher, self.verify, self.directories)
+        return PasswordService(
+            self.policy, store, self.hasher, self.verify, self.directories, self.events
+        )
 
     def context(self, account: Account) -> PasswordContext:
         history = (
@@ -85,10 +120,15 @@ class PasswordService:
         account: Account,
         password: str,
         *,
+        change: PasswordChange,
         must_change: bool = False,
         expires_at: datetime | None = None,
     ) -> None:
-        """Check the policy, then store; raises :class:`PasswordRejected` with every rule broken."""
+        """Check the policy, then store; raises :class:`PasswordRejected` with every rule broken.
+
+        ``change`` says why, for the owner's confirmation, sent once the
+        write has committed.
+        """
         violations = self.check(account, password)
         if violations:
             raise PasswordRejected(violations)
@@ -100,3 +140,4 @@ class PasswordService:
         self.store.store_password(
             account.uuid, password_hash, must_change=must_change, expires_at=expires_at
         )
+        self.store.after_commit(lambda: self.events.password_written(account, change))

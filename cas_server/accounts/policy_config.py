@@ -4,6 +4,7 @@ Keys, all optional but ``min_length``::
 
     min_length = 12            max_length = 30
     classes = { lower = 1, upper = 1, digit = 1, special = 1 }
+    special_characters = '!"#$%&()*+,/:;<=>?@[]^`{}~'   (only these count as special)
     classes_k_of_n = 3         forbid_whitespace = true
     forbidden_characters = "<>"
     not_login = true           name_run = 2
@@ -36,6 +37,7 @@ KEYS = {
     "min_length",
     "max_length",
     "classes",
+    "special_characters",
     "classes_k_of_n",
     "forbid_whitespace",
     "forbidden_characters",
@@ -62,6 +64,21 @@ def _int(data: Mapping[str, Any], key: str, low: int, high: int) -> int | None:
     return value
 
 
+def _special_characters(data: Mapping[str, Any]) -> str | None:
+    """The characters that count as special (UPHF lists them), or None: any sign counts.
+
+    Only signs: a letter, a digit or a space listed there could never count as special.
+    """
+    value = data.get("special_characters")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or any(ch.isalnum() or ch.isspace() for ch in value):
+        raise PolicyError(
+            "special_characters", "must be a non-empty string of signs (no letter, digit or space)"
+        )
+    return "".join(dict.fromkeys(value))  # each once, in the policy's order
+
+
 def policy_from_mapping(
     name: str, data: Mapping[str, Any], load_words: Callable[[str], frozenset[str]]
 ) -> PasswordPolicy:
@@ -76,16 +93,17 @@ def policy_from_mapping(
     if max_length < min_length:
         raise PolicyError("max_length", "smaller than min_length")
     rules += [MinLength(min_length), MaxLength(max_length)]
+    specials = _special_characters(data)
     classes = data.get("classes", {})
     if not isinstance(classes, Mapping) or not set(classes) <= set(CLASSES):
         raise PolicyError("classes", f"a table with keys among {', '.join(CLASSES)}")
     for cls in CLASSES:
         n = _int(classes, cls, 0, 64)
         if n:
-            rules.append(ClassMinimum(cls, n))
+            rules.append(ClassMinimum(cls, n, specials if cls == "special" else None))
     k = _int(data, "classes_k_of_n", 1, 4)
     if k:
-        rules.append(ClassesKOfN(k))
+        rules.append(ClassesKOfN(k, specials))
     forbidden = data.get("forbidden_characters", "")
     if not isinstance(forbidden, str):
         raise PolicyError("forbidden_characters", "must be a string")

@@ -37,6 +37,9 @@ class Purpose(StrEnum):
     ACTIVATION_GRANT = "activation_grant"  # identified (and proven): may fill the form
     JOKER_CHALLENGE = "joker_challenge"  # number + birth date matched: the joker is asked
     CHANNEL_CODE = "channel_code"  # profile: code proving a new personal e-mail or mobile
+    # A sign-in between the right password and the service (charter, forced
+    # change): its handle is in the browser's session, the rest here.
+    PENDING_LOGIN = "pending_login"
 
 
 #: Purposes a successful reset or activation cancels (T6).

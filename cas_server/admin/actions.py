@@ -24,7 +24,7 @@ from ..accounts.console import (
     rank,
 )
 from ..accounts.model import Account, Source, Status
-from ..accounts.passwords import PasswordRejected
+from ..accounts.passwords import PasswordChange, PasswordRejected
 from ..accounts.policy import MaxLength, MinLength, Violation
 from ..accounts.recovery import temporary_password
 from ..container import container
@@ -152,10 +152,13 @@ class Actions:
         return ended
 
     def sign_in_suspended_until(self, account: Account) -> float | None:
-        """The temporary lock after repeated failures, if any (login or alias typed)."""
+        """The temporary lock after repeated failures, if any: on the login or the
+        alias as typed, or on the account itself (whatever spelling reached it)."""
+        from ..auth.throttled import sign_in_keys
+
         c = container()
         now = c.clock.now()
-        keys = [account.login] + ([account.alias] if account.alias else [])
+        keys = sign_in_keys(account)
         times = [t for k in keys if (t := c.login_throttle.retry_at(k, now)) is not None]
         return max(times) if times else None
 
@@ -174,8 +177,10 @@ class Actions:
             )
             status = Status.ACTIVE if in_use else Status.NOT_ACTIVATED
             admin().store.set_status(account.uuid, status)
+        from ..auth.throttled import sign_in_keys
+
         c = container()
-        for key in [account.login] + ([account.alias] if account.alias else []):
+        for key in sign_in_keys(account):  # as typed, and the account's own
             c.login_throttle.success(key)
         self.audit("unlock", "success", account, status=status.value, throttle_cleared=suspended)
         self.tell_owner(account, "unlock")
@@ -211,7 +216,15 @@ class Actions:
         days = admin().settings.temporary_password_days
         expires = datetime.now(UTC) + timedelta(days=days)
         try:
-            c.passwords.set_password(account, password, must_change=True, expires_at=expires)
+            c.passwords.set_password(
+                account,
+                password,
+                change=PasswordChange(
+                    "admin", by_operator=True, temporary=True, sessions_ended=True
+                ),
+                must_change=True,
+                expires_at=expires,
+            )
         except PasswordRejected as exc:
             self.audit(
                 "force_change",
@@ -233,15 +246,19 @@ class Actions:
             expires_at=expires.isoformat(timespec="seconds"),
             sessions_ended=ended,
         )
-        from .messages import notify_change
-
-        notify_change(self, account, "password")
+        # The owner's confirmation mail is the password service's (PasswordNotices).
         return password if generate else None
 
     # Sessions ---------------------------------------------------------------------
     def _end_sessions(self, account: Account) -> int:
+        from ..accounts.tokens import Purpose
+        from ..storage.sql.tokens import SqlTokenStore
+
         c = container()
         now = c.clock.now()
+        # A sign-in waiting at the charter or the forced change dies too: it
+        # would otherwise open a new session right after this one ended.
+        SqlTokenStore(c.engine).cancel(account.uuid, Purpose.PENDING_LOGIN, now)
         count = len(c.tickets.sessions_for(account.login, now))
         targets = c.login.end_sessions_of(account.login)
         c.single_logout.notify(targets, account.login, now)

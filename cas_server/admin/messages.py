@@ -21,12 +21,13 @@ from ..accounts.identity import InputError, parse_email
 from ..accounts.model import Account, Status
 from ..container import container
 from ..i18n import N_
-from . import admin
 
 if TYPE_CHECKING:
     from ..web.sesame.runtime import Sesame
     from .actions import Actions
 
+#: In a console reset link's data: the typed address, saved once the link is used.
+SAVE_EMAIL = "save_email"
 ACTIVATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 ACTIVATION_LENGTH = 16
 
@@ -58,30 +59,6 @@ def _mail(actions: Actions, s: Sesame, template: str, to: str, **context: Any) -
 
 def _now() -> float:
     return container().clock.now()
-
-
-def notify_change(actions: Actions, account: Account, what: str, to: str | None = None) -> None:
-    """Tell the owner what the help desk changed (no secret inside, T11); best effort."""
-    from flask import current_app
-
-    from ..web.sesame.runtime import utcnow
-
-    s: Sesame | None = current_app.extensions.get("sesame")
-    address = to or account.personal_email
-    if s is None or not address:
-        return
-    _mail(
-        actions,
-        s,
-        "changed",
-        address,
-        what=what,
-        login=account.login,
-        display_name=account.display_name,
-        when=utcnow(),
-        ip=actions.actor.ip or "-",
-        help_url=None,
-    )
 
 
 def notify_action(actions: Actions, account: Account, what: str, to: str | None = None) -> None:
@@ -140,18 +117,23 @@ def send_reset_link(
             actions.refuse(action, account, exc.message)
     if not address:
         actions.refuse(action, account, N_("No personal e-mail address on file: type one."))
+    # A typed address replaces the one on file only once the link sent there
+    # is used (it proves the person reads it), never at once: a typo or a
+    # stranger's address must not silently replace a verified one (#12, 17).
     saved = bool(save and to and address != account.personal_email)
-    if saved:
-        admin().store.set_personal_email(account.uuid, address)
-        if account.personal_email:  # the old address hears of it (T11)
-            notify_change(actions, account, "channels", account.personal_email)
     if account.personal_email and address != account.personal_email:
         # The link went elsewhere: the owner hears of it at the address on file.
         notify_action(actions, account, "reset_link", mask_email(address))
     secret = new_secret()
     ttl = s.settings.tokens.link_ttl
     s.tokens.issue(
-        account.uuid, Purpose.RESET_LINK, secret, now=_now(), ttl=ttl, destination=address
+        account.uuid,
+        Purpose.RESET_LINK,
+        secret,
+        now=_now(),
+        ttl=ttl,
+        destination=address,
+        data={SAVE_EMAIL: address} if saved else None,
     )
     _mail(
         actions,

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..config import ConfigError
 
@@ -16,7 +15,6 @@ DEFAULTS: Mapping[str, Any] = {
     "audit_retention_days": 365,
     "page_size": 25,
     "temporary_password_days": 7,
-    "timezone": "Europe/Paris",
 }
 
 
@@ -27,7 +25,6 @@ class AdminSettings:
     audit_retention_days: int  # `cas-server audit purge` removes older events
     page_size: int  # search results and audit events per page
     temporary_password_days: int  # a temporary password set by the help desk expires
-    timezone: str  # dates on the console pages
 
 
 def _int(section: Mapping[str, Any], key: str, low: int, high: int) -> int:
@@ -42,11 +39,7 @@ def load_admin_settings(raw: Mapping[str, Mapping[str, Any]], instance_path: str
     folder = section.get("import_dir", "")
     if not isinstance(folder, str):
         raise ConfigError("admin.import_dir", "must be a folder path")
-    zone = section.get("timezone", DEFAULTS["timezone"])
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ConfigError("admin.timezone", f"unknown time zone {zone!r}") from exc
+    _no_zone_of_its_own(raw)
     base = Path(instance_path)
     return AdminSettings(
         import_max_bytes=_int(section, "import_max_bytes", 1024, 1024**3),
@@ -54,5 +47,19 @@ def load_admin_settings(raw: Mapping[str, Mapping[str, Any]], instance_path: str
         audit_retention_days=_int(section, "audit_retention_days", 1, 36500),
         page_size=_int(section, "page_size", 5, 500),
         temporary_password_days=_int(section, "temporary_password_days", 1, 90),
-        timezone=zone,
     )
+
+
+def _no_zone_of_its_own(raw: Mapping[str, Mapping[str, Any]]) -> None:
+    """``[admin] timezone`` is gone: the console shows dates in ``[i18n] timezone``,
+    like the pages and the mails. A leftover key that says the same is accepted; one
+    that differs stops the start rather than silently changing the console's dates."""
+    if "timezone" not in raw.get("admin", {}):
+        return
+    old, server = raw["admin"]["timezone"], raw.get("i18n", {}).get("timezone", "UTC")
+    if old != server:
+        raise ConfigError(
+            "admin.timezone",
+            f"removed: set [i18n] timezone = {old!r} instead (dates on every page, mail "
+            f"and the console are in that zone; it is {server!r} now)",
+        )

@@ -12,7 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from . import AuthResult, Failure, Rejected, Success, Unavailable, UserSource
+from . import (
+    AuthResult,
+    Failure,
+    Rejected,
+    Reserve,
+    Success,
+    Unavailable,
+    UserSource,
+    no_reserve,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +34,13 @@ class SourceChain:
             raise ValueError("a source chain needs at least one source")
         self.sources = tuple(sources)
 
-    def authenticate(self, login: str, password: str) -> AuthResult:
+    def authenticate(self, login: str, password: str, reserve: Reserve = no_reserve) -> AuthResult:
+        """Each source reserves the account it found (or a stand-in) before it
+        checks the password: the caller's budget is per account, whichever
+        source holds it."""
         unavailable: Unavailable | None = None
         for source in self.sources:
-            result = source.authenticate(login, password)
+            result = source.authenticate(login, password, reserve)
             if isinstance(result, Success):
                 return result
             if isinstance(result, Unavailable):

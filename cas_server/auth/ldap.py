@@ -4,7 +4,9 @@ The login is escaped into the configured filter; the entry found is bound
 with the user's password through a pooled connection, with the password
 policy control, whose answer (or Active Directory's diagnostic code) gives
 the account state. An unknown login costs the same as a wrong password: a
-search, then a bind (on a DN that does not exist). A directory that cannot
+search, a reservation (``reserve``: the caller throttles per entry, whatever
+spelling of the login found it), then a bind (on a DN that does not exist);
+so does an entry whose reservation is refused. A directory that cannot
 be reached answers :class:`~cas_server.auth.Unavailable`, never "wrong
 password". A successful sign-in creates or refreshes the person's local
 shadow account (source ``ldap``).
@@ -24,7 +26,17 @@ from ldap3.utils.conv import escape_filter_chars
 
 from ..accounts.directory import DirectoryPerson, ShadowAccounts, ShadowConflict
 from ..accounts.model import MAX_LOGIN_LENGTH, Account, Profile, Status
-from . import AuthResult, Failure, Rejected, Success, Unavailable
+from . import (
+    AuthResult,
+    Failure,
+    Rejected,
+    Reserve,
+    Success,
+    Unavailable,
+    entry_key,
+    no_reserve,
+    nobody_key,
+)
 from .hashing import MAX_PASSWORD_CHARS
 from .ldap_pool import BindResult, DirectoryUnavailable, LdapConfig, LdapPool
 
@@ -107,7 +119,7 @@ class LdapUserSource:
             f"{self.config.login_attribute}=cas-nobody-{secrets.token_hex(8)},{self.config.base_dn}"
         )
 
-    def authenticate(self, login: str, password: str) -> AuthResult:
+    def authenticate(self, login: str, password: str, reserve: Reserve = no_reserve) -> AuthResult:
         # An empty password would be an anonymous ("unauthenticated") bind: never.
         if not login.strip() or not password:
             return Rejected(Failure.INVALID_CREDENTIALS)
@@ -121,9 +133,15 @@ class LdapUserSource:
             if len(entries) != 1:
                 if entries:
                     log.warning("LDAP: several entries match the login %r: refused", login[:64])
+                reserve(nobody_key(self.name, login))
                 self.pool.bind(self._nobody, password)
                 return Rejected(Failure.INVALID_CREDENTIALS)
             dn = str(entries[0]["dn"])
+            # The entry, not what was typed (uid, mail, a fullwidth spelling the
+            # directory matches too): one budget of guesses per person.
+            if not reserve(entry_key(dn)):
+                self.pool.bind(self._nobody, password)  # what a wrong password costs
+                return Rejected(Failure.INVALID_CREDENTIALS)
             result = self.pool.bind(dn, password)
             return self._outcome(dn, result)
         except DirectoryUnavailable as exc:
@@ -148,8 +166,10 @@ class LdapUserSource:
         if result.code != 49:
             log.warning("LDAP bind answered %s (%s)", result.code, result.message[:200])
             return Rejected(Failure.INVALID_CREDENTIALS)
-        # OpenLDAP tells a locked account whatever the password; the others
-        # only follow a right password (so the account may be named).
+        # OpenLDAP and Active Directory tell a locked account whatever the
+        # password: no account here, so callers answer as for a wrong password
+        # (the reason is for the audit trail). The other states only follow a
+        # right password (so the account may be named).
         if policy.error == ACCOUNT_LOCKED or ad_code == AD_LOCKED:
             return Rejected(Failure.LOCKED)
         if policy.error == PASSWORD_EXPIRED or ad_code == AD_EXPIRED:

@@ -6,7 +6,16 @@ from datetime import UTC, datetime
 
 from ..accounts.model import MAX_LOGIN_LENGTH, Source, Status
 from ..accounts.ports import AccountRepository
-from . import AuthResult, Failure, Rejected, Success
+from . import (
+    AuthResult,
+    Failure,
+    Rejected,
+    Reserve,
+    Success,
+    account_key,
+    no_reserve,
+    nobody_key,
+)
 from .hashing import MAX_PASSWORD_CHARS, dummy_hash, verify_password
 
 
@@ -18,18 +27,23 @@ class LocalUserSource:
         # Computed once per process, not per request.
         self._dummy = dummy_hash(bcrypt_cost)
 
-    def authenticate(self, login: str, password: str) -> AuthResult:
-        """Check a password; an unknown login costs one bcrypt check like a wrong password."""
+    def authenticate(self, login: str, password: str, reserve: Reserve = no_reserve) -> AuthResult:
+        """Check a password; an unknown login costs one bcrypt check like a wrong
+        password, and one reservation (``reserve``) like a known one."""
         if not login or len(login) > MAX_LOGIN_LENGTH or len(password) > MAX_PASSWORD_CHARS:
+            reserve(nobody_key(self.name, login[:MAX_LOGIN_LENGTH]))
             verify_password(password[:MAX_PASSWORD_CHARS], self._dummy)
             return Rejected(Failure.INVALID_CREDENTIALS)
         account = self.accounts.find_by_login(login)
+        may_check = reserve(
+            account_key(account.uuid) if account is not None else nobody_key(self.name, login)
+        )
         stored = account.password_hash if account is not None else None
         # A directory account's shadow is not ours to check: its password lives
         # in the directory (a hash kept here could be stale).
         if account is not None and account.source is Source.LDAP:
             stored = None
-        if account is None or not stored:
+        if account is None or not stored or not may_check:
             verify_password(password, self._dummy)
             return Rejected(Failure.INVALID_CREDENTIALS)
         if not verify_password(password, stored):

@@ -13,6 +13,7 @@ import math
 
 import redis
 
+from ..accounts.throttle import Grant
 from .redis_support import guarded
 
 GRACE = 60
@@ -44,6 +45,49 @@ if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 """
 
+# KEYS: counter. ARGV: now, window, attempts, until (now + lock). Returns
+# {granted, count, window start, retry at (refused only)}: the promises of
+# CounterStore.acquire, in one script (so in one step for every client).
+ACQUIRE = f"""
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local attempts = tonumber(ARGV[3])
+local h = redis.call('HMGET', KEYS[1], 'c', 's', 'l')
+local count, start, locked = tonumber(h[1]) or 0, h[2], tonumber(h[3])
+if locked and locked > now then
+  return {{0, count, start or ARGV[1], h[3]}}
+end
+if (not start) or tonumber(start) + window <= now then
+  start, count = ARGV[1], 1
+  redis.call('HSET', KEYS[1], 'c', 1, 's', start)
+  redis.call('HDEL', KEYS[1], 'l')  -- a lock that ended goes with its window
+elseif count + 1 <= attempts then
+  count = redis.call('HINCRBY', KEYS[1], 'c', 1)
+elseif locked then
+  -- one check just after a lock ended (a failure locks again); the next is refused
+  count = redis.call('HINCRBY', KEYS[1], 'c', 1)
+  redis.call('HDEL', KEYS[1], 'l')
+else
+  -- every attempt is taken (some perhaps still being checked): nothing counted
+  return {{0, count, start, ARGV[4]}}
+end
+local ttl = math.ceil(tonumber(start) + window - now) + {GRACE}
+if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+return {{1, count, start}}
+"""
+
+# KEYS: counter. ARGV: the window start of the attempt given back.
+RELEASE = """
+local start = redis.call('HGET', KEYS[1], 's')
+if start and tonumber(start) == tonumber(ARGV[1]) then
+  if (tonumber(redis.call('HGET', KEYS[1], 'c')) or 0) > 0 then
+    redis.call('HINCRBY', KEYS[1], 'c', -1)
+  end
+end
+return 1
+"""
+# A lock longer than this (infinite, say) is kept for this long (about 31 years).
+LONGEST_LOCK = 1e9
+
 
 class RedisCounterStore:
     def __init__(self, client: redis.Redis, prefix: str = "cas:") -> None:
@@ -51,10 +95,29 @@ class RedisCounterStore:
         self.prefix = prefix + "throttle:"
         self._hit = client.register_script(HIT)
         self._lock = client.register_script(LOCK)
+        self._acquire = client.register_script(ACQUIRE)
+        self._release = client.register_script(RELEASE)
+
+    @guarded
+    def acquire(self, key: str, now: float, window: float, attempts: int, lock: float) -> Grant:
+        until = now + min(lock, LONGEST_LOCK)
+        args: list[str | int] = [repr(now), repr(float(window)), int(attempts), repr(until)]
+        granted, count, start, *rest = self._acquire(keys=[self.prefix + key], args=args)
+        retry = float(_text(rest[0])) if rest and rest[0] is not None else None
+        return Grant(bool(granted), int(count), float(_text(start)), None if granted else retry)
+
+    @guarded
+    def release(self, key: str, window_start: float) -> None:
+        self._release(keys=[self.prefix + key], args=[repr(window_start)])
 
     @guarded
     def hit(self, key: str, now: float, window: float) -> int:
         return int(self._hit(keys=[self.prefix + key], args=[repr(now), repr(float(window))]))
+
+    @guarded
+    def window_started(self, key: str) -> float | None:
+        raw = self.client.hget(self.prefix + key, "s")
+        return float(str(raw)) if raw is not None else None
 
     @guarded
     def locked_until(self, key: str, now: float) -> float | None:
@@ -70,3 +133,7 @@ class RedisCounterStore:
     @guarded
     def reset(self, key: str) -> None:
         self.client.delete(self.prefix + key)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from flask import Blueprint, make_response, redirect, request, session
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..accounts.model import normalize_login
 from ..auth import Failure, Rejected, Success, Unavailable
+from ..auth.throttled import throttled_authenticate, typed_key
 from ..container import container
 from ..i18n import N_
 from ..protocol.errors import ServiceNotAuthorized
 from ..protocol.services import RegisteredService
 from ..protocol.urls import flag, has_control_character
+from . import dates
 from .login_flow import PendingLogin, allow_front_channel, continue_login, end_browser_session
 from .login_support import (
     MAX_FIELD,
@@ -38,7 +37,14 @@ from .theming import render_page, use_service_theme
 bp = Blueprint("cas", __name__)
 
 FAILURE_MESSAGES = {
-    Failure.INVALID_CREDENTIALS: N_("Invalid identifier or password."),
+    # Also what a locked account reads when the directory cannot say whether
+    # the password was right, or when its budget of attempts is spent: the
+    # guidance is here, for everyone alike.
+    Failure.INVALID_CREDENTIALS: N_(
+        "Invalid identifier or password. An account can also be blocked, for instance after "
+        "too many failed attempts: try again later, use “Forgotten password” or contact "
+        "the help desk."
+    ),
     Failure.LOCKED: N_("Your account is locked. Please contact the help desk."),
     Failure.DISABLED: N_("Your account is disabled. Please contact the help desk."),
     Failure.NOT_ACTIVATED: N_("Your account is not activated yet. Please activate it first."),
@@ -151,11 +157,11 @@ def login_submit() -> Response | tuple[str, int]:
 
 
 def _locked_message(until: float) -> str:
-    """The lock's end in the user's language and time zone format (dates in their locale)."""
+    """The lock's end in the user's language, in words, in the institution's zone."""
     return str(
         _(
             "Too many failed attempts. For your security, sign-in is suspended until %(time)s.",
-            time=format_datetime(datetime.fromtimestamp(until, UTC), "short"),
+            time=dates.when(until),
         )
     )
 
@@ -168,7 +174,7 @@ def _authenticate(
     public: bool,
 ) -> Response | tuple[str, int]:
     c = container()
-    key = normalize_login(username)[:128]
+    key = typed_key(username)
     ip = client_ip() or "unknown"
     now = time.time()
 
@@ -177,44 +183,52 @@ def _authenticate(
             params, registered, username=username[:128], error=error, status=status, public=public
         )
 
-    # Locked logins and addresses are refused before the password is looked at,
+    # Each attempt is reserved (typed login, address, then the account the
+    # source finds) before the password is looked at, atomically: a burst gets
+    # no more checks than the limit. A locked login or address is refused
     # whether or not the account exists: no oracle, no enumeration.
-    retry = c.login_throttle.retry_at(key, now) or c.ip_throttle.retry_at(ip, now)
-    if retry is not None:
+    attempt = throttled_authenticate(
+        c.user_source, c.login_throttle, c.ip_throttle, username, password, ip, now
+    )
+    result = attempt.result
+    if result is None:
+        assert attempt.locked_until is not None
         c.audit.record("login", "throttled", login=key, ip=ip)
-        return form(_locked_message(retry), 429)
-
-    result = c.user_source.authenticate(username, password)
+        return form(_locked_message(attempt.locked_until), 429)
     if isinstance(result, Unavailable):
         c.audit.record("login", "unavailable", login=key, ip=ip)
         return error_page(503)
     if isinstance(result, Rejected):
-        account = result.account
+        told = attempt.told
+        details = {"account_locked": True} if attempt.account_locked else None
         c.audit.record(
             "login",
             result.reason.value,
-            account_uuid=account.uuid if account else None,
+            account_uuid=told.account.uuid if told and told.account else None,
             login=key,
             ip=ip,
+            details=details,
         )
-        status = 401
-        message = _(FAILURE_MESSAGES[result.reason])
-        if result.reason is Failure.INVALID_CREDENTIALS:
-            until = c.login_throttle.failure(key, now) or c.ip_throttle.failure(ip, now)
-            if until is not None:
-                c.audit.record("login_lock", "locked", login=key, ip=ip, details={"until": until})
-                message, status = _locked_message(until), 429
-        return form(message, status)
+        if told is not None:
+            # The password was right: the account's state may be told.
+            return form(_(FAILURE_MESSAGES[told.reason]), 401)
+        # Anything else reads as a wrong password (a directory's lock, which
+        # comes whatever the password; an account whose budget is spent).
+        if attempt.locked_until is not None:
+            c.audit.record(
+                "login_lock", "locked", login=key, ip=ip, details={"until": attempt.locked_until}
+            )
+            return form(_locked_message(attempt.locked_until), 429)
+        return form(_(FAILURE_MESSAGES[Failure.INVALID_CREDENTIALS]), 401)
 
     assert isinstance(result, Success)
-    c.login_throttle.success(key)
     remember = (
         # rememberMe: CAS 3.0 2.2.2 (and the checkbox); remember: themes from before it.
         flag(request.form.get("rememberMe", request.form.get("remember")))
         and c.settings.login.remember_me
     )
-    pending = PendingLogin(
-        uuid=result.account.uuid,
+    pending = PendingLogin.begin(
+        result.account,  # its password epoch: a write before the end cancels the sign-in
         service=params.service if registered is not None else None,
         method=params.method,
         warn=params.warn,

@@ -3,20 +3,31 @@
 They are a built-in registered service: ``require_account`` sends the
 browser to ``/login?service=<public_url>/_cas/callback?next=…``, the
 callback validates the service ticket in-process (no HTTP round trip) and
-opens a Flask-Login session. That session follows the public-computer idle
-timeout, and ends with the SSO session's logout.
+opens a Flask-Login session.
+
+That session is bound to the SSO session that opened it, and never
+outlives it: the callback records (a digest of) the browser's TGC, and
+every request must bring that same TGC, still alive in the ticket registry
+and for the same person. A logout, "End all SSO sessions", a lock or a
+reset ends the console session with the SSO one, and a copy of the console
+cookie alone opens nothing. It also follows the public-computer idle
+timeout, and lasts at most ``login.console_max_age`` after the password was
+typed, however busy (then the password is asked again). The account's
+status and roles are read from the database on every request.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import time
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
-from flask import Blueprint, Flask, abort, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, after_this_request, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -25,12 +36,17 @@ from ..config import Settings
 from ..container import container
 from ..protocol.errors import CasError
 from ..protocol.services import RegisteredService
+from ..protocol.tickets import TicketGrantingTicket
 from ..protocol.validation import ValidationRequest
 
 bp = Blueprint("console_auth", __name__, url_prefix="/_cas")
 login_manager = LoginManager()
 SERVICE_ID = "cas-internal"
-SEEN_KEY = "console_seen"
+SEEN_KEY = "console_seen"  # last request (the idle timeout)
+SSO_KEY = "console_sso"  # SHA-256 of the TGC this session was opened with
+SIGNED_IN_KEY = "console_signed_in"  # when that SSO session's password was typed
+CONSOLE_KEYS = (SEEN_KEY, SSO_KEY, SIGNED_IN_KEY)
+MAX_NEXT = 2048
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -42,6 +58,9 @@ def internal_service(settings: Settings) -> RegisteredService:
         url_pattern=re.compile(callback + r"(\?.*)?"),
         evaluation_order=-1_000_000,  # before any configured pattern
         release_attributes=(("uid", "uid"),),
+        # Its session is bound to the TGC and ends with it: no single logout
+        # POST from this server to its own callback URL.
+        logout_type="none",
         description="Built in: profile and administration pages",
     )
 
@@ -56,9 +75,25 @@ class ConsoleUser(UserMixin):  # type: ignore[misc]
         return self.account.roles
 
 
+# C0 controls and DEL: a browser drops tabs and newlines anywhere in a URL and
+# the others at its ends, so "/<TAB>/evil.example" is "//evil.example" to it.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _safe_next(value: str | None) -> str:
-    """Only a path on this server: never an open redirect."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path on this server, as a browser will read it: never an open redirect.
+
+    Refused (the answer is then "/"): any control character, a backslash (a
+    browser reads it as "/"), anything not starting with exactly one "/",
+    and anything in which ``urlsplit`` sees a scheme or a host. A
+    percent-encoded character stays what it is: part of the path.
+    """
+    if not value or len(value) > MAX_NEXT or _CONTROL.search(value) or "\\" in value:
+        return "/"
+    if not value.startswith("/") or value.startswith("//"):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
         return "/"
     return value
 
@@ -67,8 +102,13 @@ def _callback_service(next_path: str) -> str:
     return f"{container().settings.public_url}/_cas/callback?{urlencode({'next': next_path})}"
 
 
-def sign_in_url(next_path: str) -> str:
-    return url_for("cas.login") + "?service=" + quote(_callback_service(next_path), safe="")
+def sign_in_url(next_path: str, *, renew: bool = False) -> str:
+    url = url_for("cas.login") + "?service=" + quote(_callback_service(next_path), safe="")
+    return url + "&renew=true" if renew else url
+
+
+def _digest(tgc: str) -> str:
+    return hashlib.sha256(tgc.encode("utf-8")).hexdigest()
 
 
 def _expired() -> bool:
@@ -77,19 +117,77 @@ def _expired() -> bool:
     return not isinstance(seen, (int, float)) or time.time() - seen > idle
 
 
+def _too_old(signed_in: object) -> bool:
+    """Past the overall cap: ``signed_in`` is when the SSO session's password was typed."""
+    c = container()
+    cap = c.settings.login.console_max_age
+    return not isinstance(signed_in, (int, float)) or c.clock.now() - signed_in > cap
+
+
+def _sso_session(login: str) -> TicketGrantingTicket | None:
+    """The browser's SSO session, if it is the one this console session was opened
+    with, still alive, and ``login``'s."""
+    c = container()
+    tgc = request.cookies.get(c.settings.tgc_name)
+    bound = session.get(SSO_KEY)
+    if not tgc or not isinstance(bound, str) or not hmac.compare_digest(_digest(tgc), bound):
+        return None
+    tgt = c.login.current_session(tgc)
+    if tgt is None or tgt.authentication.principal.id != login:
+        return None
+    return tgt
+
+
+def _follow_new_sso_session(response: Response, login: str) -> Response:
+    """A page that gives this browser a new SSO session of the same person keeps
+    the console session, bound to the new one (the profile's password change
+    ends every session of the account and replaces this browser's)."""
+    c = container()
+    if SSO_KEY not in session:
+        return response
+    for header in response.headers.getlist("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        if name.strip() != c.settings.tgc_name:
+            continue
+        value = rest.split(";", 1)[0].strip()
+        tgt = c.login.current_session(value)
+        if tgt is not None and tgt.authentication.principal.id == login:
+            session[SSO_KEY] = _digest(value)
+    return response
+
+
+def _forget() -> None:
+    logout_user()
+    for key in CONSOLE_KEYS:
+        session.pop(key, None)
+
+
+def _sign_in_again(renew: bool = False) -> Response:
+    _forget()
+    return redirect(sign_in_url(request.full_path.rstrip("?"), renew=renew), code=302)
+
+
 def require_account(roles: Iterable[str] | None = None) -> Callable[[F], F]:
-    """Protect a view: signed in through CAS, still active, and holding one of ``roles``."""
+    """Protect a view: signed in through CAS, in the same SSO session, still active,
+    and holding one of ``roles`` (status and roles as the database has them now)."""
     wanted = frozenset(roles or ())
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            # current_user is loaded from the database for this request (load below):
+            # a locked or deleted account is not authenticated, its roles are current.
             if not current_user.is_authenticated or _expired():
-                logout_user()
-                return redirect(sign_in_url(request.full_path.rstrip("?")), code=302)
+                return _sign_in_again()
+            if _too_old(session.get(SIGNED_IN_KEY)):
+                return _sign_in_again(renew=True)
+            if _sso_session(current_user.account.login) is None:
+                return _sign_in_again()
             if wanted and not (wanted & current_user.roles):
                 abort(403)
             session[SEEN_KEY] = time.time()
+            login = current_user.account.login
+            after_this_request(lambda response: _follow_new_sso_session(response, login))
             return view(*args, **kwargs)
 
         return cast(F, wrapper)
@@ -99,34 +197,48 @@ def require_account(roles: Iterable[str] | None = None) -> Callable[[F], F]:
 
 @bp.get("/callback")
 def callback() -> Response:
-    next_path = _safe_next(request.args.get("next"))
+    # The ticket was issued for the service URL as it was asked for; where the
+    # browser goes afterwards is only ever a path on this server.
+    asked = request.args.get("next", "/")
+    next_path = _safe_next(asked)
     c = container()
     try:
         assertion = c.validator.validate(
-            ValidationRequest(
-                service=_callback_service(next_path), ticket=request.args.get("ticket")
-            )
+            ValidationRequest(service=_callback_service(asked), ticket=request.args.get("ticket"))
         )
     except CasError:
         abort(400)
     account = c.accounts.find_by_login(assertion.user)
     if account is None or account.status is not Status.ACTIVE:
         abort(403)
+    # The SSO session of this browser, and the ticket's person: a ticket taken
+    # to another browser (or after a logout) opens nothing.
+    tgc = request.cookies.get(c.settings.tgc_name) or ""
+    tgt = c.login.current_session(tgc)
+    if tgt is None or tgt.authentication.principal.id != assertion.user:
+        abort(403)
+    if _too_old(tgt.authentication.authenticated_at):
+        _forget()
+        return redirect(sign_in_url(next_path, renew=True), code=302)
     login_user(ConsoleUser(account))
+    session[SSO_KEY] = _digest(tgc)
+    session[SIGNED_IN_KEY] = tgt.authentication.authenticated_at
     session[SEEN_KEY] = time.time()
     return redirect(next_path, code=302)
 
 
 @bp.get("/logout")
 def logout() -> Response:
-    logout_user()
-    session.pop(SEEN_KEY, None)
+    _forget()
     return redirect(url_for("cas.logout"), code=302)
 
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
-    login_manager.session_protection = None  # the CAS session and the idle check protect it
+    # Flask-Login's own protection compares the address and browser of each
+    # request; require_account does better: the session is bound to this
+    # browser's live SSO session (its TGC), whatever the network.
+    login_manager.session_protection = None
 
     def load(uuid: str) -> ConsoleUser | None:
         account = container().accounts.get(uuid)

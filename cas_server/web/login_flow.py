@@ -1,15 +1,19 @@
 """What happens between a correct password and the service: charter, forced change.
 
-After the password is verified, the sign-in waits in the (signed) Flask
-session as a :class:`PendingLogin` while the user accepts the charter (T23)
-or changes a password that must change; only then is the SSO session
-created and the ticket issued. Nobody reaches a service before that.
+After the password is verified, the sign-in waits as a :class:`PendingLogin`
+while the user accepts the charter (T23) or changes a password that must
+change; only then is the SSO session created and the ticket issued. Nobody
+reaches a service before that.
+
+The pending sign-in is kept on the server, single use (:mod:`.pending_login`):
+each step checks the account again (still active, same password, sessions
+not ended since), and a request that acts on it takes it first, so a copy
+of the browser's cookie replayed later gets "sign-in expired", never a
+ticket.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,13 +23,14 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..accounts.charter import Charter, charter_for, needs_acceptance
-from ..accounts.model import Account
-from ..accounts.passwords import PasswordRejected
+from ..accounts.model import Account, Status
+from ..accounts.passwords import PasswordChange, PasswordRejected
 from ..container import container
 from ..i18n import N_
 from ..protocol.errors import ServiceNotAuthorized
 from ..protocol.slo import FrontChannelRequest, front_channel_requests, plan_logout
 from ..protocol.tickets import Principal
+from . import pending_login
 from .login_support import (
     WARN_COOKIE,
     allow_return_to,
@@ -37,38 +42,13 @@ from .login_support import (
     unauthorized,
 )
 from .passwords import password_form_context, read_new_password
+from .pending_login import PENDING_KEY, PENDING_LIFETIME, PendingLogin, still_valid
 from .security import allow_frames, error_page
 from .theming import render_page, use_service_theme
 
 bp = Blueprint("login_flow", __name__, url_prefix="/login")
 
-PENDING_KEY = "pending_login"
-PENDING_LIFETIME = 600  # seconds to read the charter or choose a password
-
-
-@dataclass(frozen=True)
-class PendingLogin:
-    uuid: str
-    service: str | None
-    method: str | None
-    warn: bool
-    public: bool
-    remember: bool
-    started: float
-
-    def save(self) -> None:
-        session[PENDING_KEY] = asdict(self)
-
-    @classmethod
-    def load(cls) -> PendingLogin | None:
-        raw = session.get(PENDING_KEY)
-        if not isinstance(raw, dict):
-            return None
-        try:
-            pending = cls(**raw)
-        except TypeError:
-            return None
-        return pending if time.time() - pending.started < PENDING_LIFETIME else None
+__all__ = ["PENDING_KEY", "PENDING_LIFETIME", "PendingLogin", "continue_login"]
 
 
 def _charter(account: Account) -> Charter | None:
@@ -92,17 +72,29 @@ def _password_reason(account: Account) -> str | None:
 
 
 def continue_login(pending: PendingLogin) -> Response:
-    """The next step of a sign-in, or its end: the session and the way back to the service."""
+    """The next step of a sign-in, or its end: the session and the way back to the service.
+
+    ``pending`` is either stored (``handle`` set: it is taken here, once, if
+    the sign-in ends now) or held by this request (just verified, or taken).
+    """
     account = container().accounts.get(pending.uuid)
-    if account is None:
-        session.pop(PENDING_KEY, None)
-        return make_response(*error_page(400))
+    if account is None or account.status is not Status.ACTIVE:
+        return _sign_in_expired()
+    step = None
     if _charter(account) is not None:
-        pending.save()
-        return redirect(url_for("login_flow.charter"), code=303)
-    if _password_reason(account) is not None:
-        pending.save()
-        return redirect(url_for("login_flow.change_password"), code=303)
+        step = "login_flow.charter"
+    elif _password_reason(account) is not None:
+        step = "login_flow.change_password"
+    if step is not None:
+        if pending.handle is None and pending_login.store(pending) is None:
+            return _sign_in_expired()
+        return redirect(url_for(step), code=303)
+    if pending.handle is not None:
+        taken = pending_login.take(pending)
+        if taken is None or not still_valid(taken, account):
+            return _sign_in_expired()
+        pending = taken
+    pending_login.release()
     return finish_login(pending, account)
 
 
@@ -189,18 +181,28 @@ def allow_front_channel(requests: list[FrontChannelRequest]) -> None:
         allow_frames(r.origin for r in requests)
 
 
-def _pending_or_expired() -> tuple[PendingLogin, Account] | Response:
-    pending = PendingLogin.load()
-    account = container().accounts.get(pending.uuid) if pending else None
-    if pending is None or account is None:
-        session.pop(PENDING_KEY, None)
-        return make_response(
-            *error_page(
-                400,
-                _("Sign-in expired"),
-                _("This step of your sign-in has expired. Please sign in again."),
-            )
+def _sign_in_expired() -> Response:
+    pending_login.forget()
+    return make_response(
+        *error_page(
+            400,
+            _("Sign-in expired"),
+            _("This step of your sign-in has expired. Please sign in again."),
         )
+    )
+
+
+def _pending_or_expired() -> tuple[PendingLogin, Account] | Response:
+    """This browser's pending sign-in, if the account may still finish it.
+
+    A posted form takes it (single use: a concurrent or replayed post gets
+    "sign-in expired"); it is put back under a new handle if the page is
+    shown again.
+    """
+    pending = pending_login.take() if request.method == "POST" else pending_login.peek()
+    account = container().accounts.get(pending.uuid) if pending else None
+    if pending is None or account is None or not still_valid(pending, account):
+        return _sign_in_expired()
     if pending.service:
         registered = container().services.find_enabled(pending.service)
         use_service_theme(registered.theme if registered else None)
@@ -233,6 +235,7 @@ def charter() -> Response | tuple[str, int]:
             )
             return continue_login(pending)
         if choice == "refuse":
+            pending_login.release()
             session.clear()
             c.audit.record(
                 "charter_refuse",
@@ -278,7 +281,7 @@ def change_password() -> Response | tuple[str, int]:
             context, status = password_form_context(mismatch=True), 400
         else:
             try:
-                container().passwords.set_password(account, new)
+                container().passwords.set_password(account, new, change=PasswordChange("login"))
             except PasswordRejected as exc:
                 context, status = password_form_context(exc.violations), 400
             else:

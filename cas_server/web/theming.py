@@ -3,22 +3,30 @@
 A theme folder holds only what it overrides. Template names are prefixed
 with the chain (``@uphf>default/login.html``) so that Jinja's template cache,
 keyed by name, can never hand one theme's page to another theme's request.
+
+A theme names its institution once, in its ``theme.toml`` (``institution_name``):
+the header, the footer and the page titles of its pages all say that name; a theme
+that names none shows ``server.institution_name``.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, g, render_template, send_from_directory, url_for
+from flask import Flask, abort, current_app, g, render_template, send_from_directory, url_for
 from jinja2 import BaseLoader, Environment, TemplateNotFound
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response
 
+from .form_labels import FieldLabels
+
 THEME_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_THEME = "default"
+THEME_FILE = "theme.toml"
 
 
 class ThemeLoader(BaseLoader):
@@ -55,6 +63,11 @@ class Themes:
                 f"server.default_theme: no theme folder {themes_dir / deployment_theme}"
             )
         self.deployment_theme = deployment_theme
+        self.institution_names = {
+            name: found
+            for name in sorted(self.available)
+            if (found := _institution_name(themes_dir / name / THEME_FILE))
+        }
 
     def chain(self, service_theme: str | None = None) -> tuple[str, ...]:
         names = [service_theme, self.deployment_theme, DEFAULT_THEME]
@@ -71,6 +84,22 @@ class Themes:
             if joined is not None and Path(joined).is_file():
                 return Path(joined)
         return None
+
+
+def _institution_name(path: Path) -> str | None:
+    """The ``institution_name`` a theme's ``theme.toml`` gives, if any (checked at start)."""
+    try:
+        meta = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+    name = meta.get("institution_name")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{path}: institution_name must be a non-empty string")
+    return name.strip()
 
 
 def current_chain() -> tuple[str, ...]:
@@ -91,13 +120,29 @@ def theme_static(filename: str) -> str:
     return url_for("theme_static", chain="~".join(current_chain()), filename=filename)
 
 
+def institution_name() -> str:
+    """The institution the page names: the first theme of the chain that names one, else
+    ``server.institution_name``."""
+    names: dict[str, str] = g.themes.institution_names
+    for theme in current_chain():
+        if theme in names:
+            return names[theme]
+    return str(current_app.extensions["cas"].settings.institution_name)
+
+
 def render_page(name: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    # Given here, the theme's name wins over the deployment's (a context processor).
+    context.setdefault("institution_name", institution_name())
+    context.setdefault("field_labels", FieldLabels())  # for the error summary
     return render_template(theme_template(name), **context), status
 
 
 def init_app(app: Flask, themes: Themes) -> None:
     app.jinja_loader = ThemeLoader(themes.themes_dir)
     app.jinja_env.globals.update(theme_template=theme_template, theme_static=theme_static)
+    from .labels import init_app as init_labels  # wording: configuration, theme.toml, catalogs
+
+    init_labels(app, themes)
 
     @app.before_request
     def _attach_themes() -> None:

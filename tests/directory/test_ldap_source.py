@@ -12,7 +12,7 @@ from ldap3 import Connection, Server
 
 from cas_server import create_app
 from cas_server.accounts.model import Profile, Source, Status
-from cas_server.accounts.passwords import PasswordRejected
+from cas_server.accounts.passwords import PasswordChange, PasswordRejected
 from cas_server.auth import Failure, Rejected, Success, Unavailable
 from cas_server.auth.ldap import decode_ppolicy
 from cas_server.auth.ldap_passwords import unicode_pwd
@@ -144,12 +144,16 @@ def test_passwords_of_directory_accounts_go_to_the_directory(
     c = app.extensions["cas"]
     result = authenticate(app, "henri", "henripass")
     assert isinstance(result, Success)
-    c.passwords.set_password(result.account, "a brand new passphrase for him")
+    c.passwords.set_password(
+        result.account, "a brand new passphrase for him", change=PasswordChange("profile")
+    )
     assert binds(ldap_server, "henri", "a brand new passphrase for him")
     assert not binds(ldap_server, "henri", "henripass")
     # The history is ours (nist: the last 5), checked before the directory is asked.
     with pytest.raises(PasswordRejected) as refused:
-        c.passwords.set_password(result.account, "a brand new passphrase for him")
+        c.passwords.set_password(
+            result.account, "a brand new passphrase for him", change=PasswordChange("profile")
+        )
     assert [v.rule for v in refused.value.violations] == ["history"]
     # The hash kept with the history never signs in on its own: the local
     # source skips directory accounts, the directory decides.
@@ -166,11 +170,18 @@ def test_a_forced_change_is_mirrored_in_the_directory(app: Flask) -> None:
     bob = authenticate(app, "bob", "bobpass")
     assert isinstance(bob, Success)
     # An admin reset with "must change": pwdReset is set in the directory…
-    c.passwords.set_password(bob.account, "a passphrase the admin chose", must_change=True)
+    c.passwords.set_password(
+        bob.account,
+        "a passphrase the admin chose",
+        change=PasswordChange("admin", by_operator=True),
+        must_change=True,
+    )
     forced = authenticate(app, "bob", "a passphrase the admin chose")
     assert isinstance(forced, Success) and forced.must_change_password
     # …and cleared by the user's own change.
-    c.passwords.set_password(forced.account, "his own secret passphrase now")
+    c.passwords.set_password(
+        forced.account, "his own secret passphrase now", change=PasswordChange("login")
+    )
     done = authenticate(app, "bob", "his own secret passphrase now")
     assert isinstance(done, Success) and not done.must_change_password
 

@@ -38,8 +38,11 @@ def test_a_directory_person_gets_a_service_ticket_with_attributes(
 def test_locked_and_expired_directory_accounts_get_the_usual_messages(
     browser: CasBrowser,
 ) -> None:
+    # The directory tells a lock whatever the password: the answer is the one
+    # of a wrong password (issue 11, item 8), whose message mentions locks.
     locked = browser.login("erin", "erinpass", service=APP)
-    assert locked.status_code == 401 and "verrouillé" in locked.get_data(as_text=True)
+    assert locked.status_code == 401 and "bloqué" in locked.get_data(as_text=True)
+    assert "verrouillé" not in locked.get_data(as_text=True)
     expired = browser.login("dave", "davepass", service=APP)
     assert expired.status_code == 401 and "expiré" in expired.get_data(as_text=True)
     wrong = browser.login("dave", "wrong", service=APP)

@@ -30,8 +30,9 @@ def rules_broken(policy: PasswordPolicy, password: str, ctx: PasswordContext = C
         ("Troubador&xyzw", {"class_digit"}),
         ("Tr0ub4dor33xyz", {"class_special"}),
         ("Tr0ub4dor &3xyz", {"forbidden_characters"}),
-        ("Tr0ub-JDupont-4", {"not_login"}),
-        ("Été-Très-Ouvert-9", set()),  # accented letters are letters
+        ("Tr0ub!JDupont-4", {"not_login"}),
+        ("Été-Très-Ouvert-9!", set()),  # accented letters are letters
+        ("Tr0ub4dor-3xyz", {"class_special"}),  # "-" is not among UPHF's special characters
     ],
 )
 def test_uphf_profile(password: str, broken: set[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cas_server.accounts.throttle import CounterStore, Limit, Throttle
+from cas_server.accounts.throttle import Attempt, CounterStore, Grant, Limit, Throttle
 from cas_server.storage.redis_counters import RedisCounterStore
 from cas_server.storage.redis_support import RedisSettings, make_client
 from cas_server.storage.sql.counters import SqlCounterStore
@@ -75,3 +75,106 @@ def test_concurrent_failures_all_count(counters: CounterStore) -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(counts) == list(range(1, 11))
+
+
+# --- Reservations: an attempt is counted before it is checked (issue 11, item 7) -------
+
+
+def test_a_burst_of_reservations_grants_exactly_the_limit(counters: CounterStore) -> None:
+    """The store contract (issue 11, item 7): 20 reservations at the same instant, 5 taken."""
+    barrier = threading.Barrier(20)
+    grants: list[Grant] = []
+
+    def take() -> None:
+        barrier.wait(timeout=10)
+        grants.append(counters.acquire("login:burst", 5.0, 60, 5, 300))
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(grants) == 20
+    assert sorted(g.count for g in grants if g.granted) == [1, 2, 3, 4, 5]
+    # The others were refused (so not checked), with a time to retry, and counted nothing.
+    assert all(g.locked_until == 305.0 for g in grants if not g.granted)
+    # No lock yet: the five taken may still be right. The one that fails at
+    # the limit locks the key (Throttle.fail); a release frees an attempt.
+    assert counters.locked_until("login:burst", 6.0) is None
+    taken = next(g for g in grants if g.granted)
+    counters.release("login:burst", taken.window_start)
+    again = counters.acquire("login:burst", 6.0, 60, 5, 300)
+    assert again.granted and again.count == 5
+
+
+def test_reserve_then_fail_locks_at_the_limit(counters: CounterStore) -> None:
+    throttle = Throttle(counters, Limit(attempts=3, window=60, lock=300), "login")
+    for at in (0, 1):
+        slot = throttle.reserve("alice", at)
+        assert slot.granted
+        assert throttle.fail(slot, at) is None
+    third = throttle.reserve("alice", 2)
+    assert third.granted and throttle.fail(third, 2) == 302
+    locked = throttle.reserve("alice", 100)
+    assert not locked.granted and locked.locked_until == 302
+    assert throttle.retry_at("alice", 100) == 302
+    assert throttle.reserve("bob", 100).granted
+    # The lock is over and so is the window: a fresh count.
+    again = throttle.reserve("alice", 303)
+    assert again.granted and again.count == 1
+
+
+def test_release_gives_the_attempt_back_and_success_resets(counters: CounterStore) -> None:
+    throttle = Throttle(counters, Limit(attempts=2, window=60, lock=300), "ip")
+    first = throttle.reserve("1.2.3.4", 0)
+    throttle.release(first)  # e.g. the password was right
+    second = throttle.reserve("1.2.3.4", 1)
+    assert second.granted and second.count == 1
+    assert throttle.reserve("1.2.3.4", 2).count == 2
+    assert not throttle.reserve("1.2.3.4", 3).granted  # every attempt taken: refused
+    throttle.success("1.2.3.4")
+    assert throttle.reserve("1.2.3.4", 4).granted
+
+
+def test_release_never_touches_a_newer_window(counters: CounterStore) -> None:
+    throttle = Throttle(counters, Limit(attempts=2, window=10, lock=60), "login")
+    old = throttle.reserve("carol", 0)
+    assert throttle.reserve("carol", 20).count == 1  # a new window began
+    throttle.release(old)  # the old window's attempt: nothing to give back now
+    assert throttle.reserve("carol", 21).count == 2
+
+
+def test_one_check_after_a_lock_that_ended_within_the_window(counters: CounterStore) -> None:
+    """As before the reservations: once a lock is over, the next failure locks again."""
+    throttle = Throttle(counters, Limit(attempts=2, window=1000, lock=10), "login")
+    for at in (0, 1):
+        assert throttle.fail(throttle.reserve("dave", at), at) in (None, 11)
+    assert throttle.retry_at("dave", 5) == 11
+    after = throttle.reserve("dave", 12)
+    assert after.granted  # one check…
+    concurrent = throttle.reserve("dave", 12)
+    assert not concurrent.granted and concurrent.locked_until == 22  # …not two
+    assert throttle.fail(after, 12) == 22
+
+
+def test_attempt_bundles_reservations(counters: CounterStore) -> None:
+    login = Throttle(counters, Limit(attempts=2, window=60, lock=300), "login")
+    ip = Throttle(counters, Limit(attempts=10, window=60, lock=300), "ip")
+    attempt = Attempt(0)
+    assert attempt.reserve(login, "erin") and attempt.reserve(ip, "1.2.3.4")
+    assert attempt.reserve(login, "account:x", told=False)
+    assert attempt.reserve(login, "erin")  # the same key twice counts once
+    assert attempt.failed() is None
+    second = Attempt(1)
+    assert second.reserve(login, "erin") and second.reserve(ip, "1.2.3.4")
+    assert second.reserve(login, "account:x", told=False)
+    # Both login keys locked; only the one that may be told is reported.
+    assert second.failed() == 301
+    assert login.retry_at("account:x", 2) == 301
+    third = Attempt(2)
+    assert not third.reserve(login, "erin") and third.refused_until == 301
+    third.release()
+    fourth = Attempt(3)
+    assert fourth.reserve(login, "frank") and fourth.reserve(ip, "1.2.3.4")
+    fourth.succeeded(reset=[login])
+    assert ip.reserve("1.2.3.4", 4).count == 3  # released, not reset: the two failures stay

@@ -51,7 +51,7 @@ def admin(app: Flask) -> FlaskClient:
 def test_filters_by_account_action_and_dates(admin: FlaskClient) -> None:
     page = text(admin.get("/admin/audit?login=Alice&action=login"))
     assert "Events: 3" in page  # 2 recent + 1 old, not root's nor ghost's
-    assert "invalid_credentials" in page
+    assert "Wrong identifier or password" in page  # the outcome's label (issue #12, item 14)
     recent = text(admin.get(f"/admin/audit?login=alice&since={datetime.now(UTC).date()}"))
     assert "Events: 2" in recent
     old_day = (datetime.now(UTC) - timedelta(days=400)).date()
@@ -60,8 +60,9 @@ def test_filters_by_account_action_and_dates(admin: FlaskClient) -> None:
 
 
 def test_bad_dates_are_explained(admin: FlaskClient) -> None:
-    response = admin.get("/admin/audit?since=31/12/2026")
-    assert response.status_code == 400 and "Enter a date such as 2026-09-01." in text(response)
+    # Day/month/year, as the hint says (and year-month-day); a date that does not exist is not.
+    response = admin.get("/admin/audit?since=31/02/2026")
+    assert response.status_code == 400 and "Enter a date such as 01/09/2026." in text(response)
     backwards = admin.get("/admin/audit?since=2026-10-01&until=2026-09-01")
     assert "The end date is before the start date." in text(backwards)
 
@@ -98,7 +99,7 @@ def test_csv_export_follows_the_filters_and_is_audited(app: Flask, admin: FlaskC
 def test_record_shows_the_recent_events_of_the_account(app: Flask, admin: FlaskClient) -> None:
     alice = app.extensions["cas"].accounts.find_by_login("alice")
     record = text(admin.get(f"/admin/accounts/{alice.uuid}"))
-    assert "Recent events" in record and "invalid_credentials" in record
+    assert "Recent events" in record and "Wrong identifier or password" in record
 
 
 def test_purge_keeps_the_retention(app: Flask, admin: FlaskClient) -> None:

@@ -306,7 +306,7 @@ def test_end_sessions(app: Flask, admin: FlaskClient, camille: Account) -> None:
     for _ in range(2):
         CasBrowser(app.test_client()).login("camille.martin", PASSWORD)
     done = act(admin, camille.uuid, "end-sessions")
-    assert "2 SSO session(s) ended." in text(admin.get(done.headers["Location"]))
+    assert "2 SSO sessions ended." in text(admin.get(done.headers["Location"]))
     c = app.extensions["cas"]
     assert c.tickets.sessions_for("camille.martin", c.clock.now()) == []
 
@@ -316,7 +316,7 @@ def test_sessions_page_counts_per_account(app: Flask, admin: FlaskClient, camill
         CasBrowser(app.test_client()).login("camille.martin", PASSWORD)
     page = text(admin.get("/admin/sessions"))
     # The console's own sign-in is an SSO session of root too.
-    assert "4 active session(s) for 2 account(s)." in page
+    assert "4 active sessions for 2 accounts." in page
     assert "camille.martin Camille Martin 3" in page
 
 

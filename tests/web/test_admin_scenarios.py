@@ -75,6 +75,11 @@ def reset_with_link(app: Flask, link: str) -> None:
     assert isinstance(source.authenticate("eleve11.dedpt", NEW_PASSWORD), Success)
 
 
+def account_row(app: Flask, uuid: str) -> AccountRow:
+    with Session(app.extensions["cas"].engine) as s:
+        return s.scalars(select(AccountRow).where(AccountRow.uuid == uuid)).one()
+
+
 def audit(app: Flask, action: str) -> list[AuditEventRow]:
     with Session(app.extensions["cas"].engine) as s:
         return list(s.scalars(select(AuditEventRow).where(AuditEventRow.action == action)))
@@ -102,20 +107,23 @@ def test_forgotten_email_through_the_console(
     assert "A password-reset link was sent to l***w@example.org." in text(
         desk.get(done.headers["Location"])
     )
-    with Session(app.extensions["cas"].engine) as s:
-        row = s.scalars(select(AccountRow).where(AccountRow.uuid == pupil.uuid)).one()
-        assert row.personal_email == "lea.new@example.org"
+    # Not saved yet: only once the link sent there is used (issue #12, item 17).
+    assert account_row(app, pupil.uuid).personal_email == "lea.old@example.net"
 
     mail = smtp_sink.wait(to="lea.new@example.org")[0]
     assert mail["Subject"] == "Réinitialiser votre mot de passe"  # the institution's language
     assert "assistance" in body(mail)
-    notice = smtp_sink.wait(to="lea.old@example.net")[0]  # the old address is told (T11)
-    assert "/sesame/" not in body(notice)
+    notice = smtp_sink.wait(to="lea.old@example.net")[0]  # the owner is told (#11, item 1)
+    assert "l***w@example.org" in body(notice) and "/sesame/" not in body(notice)
 
-    # 4. The user follows the link and chooses a password.
+    # 4. The user follows the link and chooses a password: the address is proven.
     link = LINK_RE.search(body(mail))
     assert link
     reset_with_link(app, link.group(0))
+    row = account_row(app, pupil.uuid)
+    assert row.personal_email == "lea.new@example.org"
+    assert row.personal_email_verified_at is not None
+    assert len(smtp_sink.wait(2, to="lea.old@example.net")) >= 2  # and now the change (T11)
     event = audit(app, "admin_reset_link")[-1]
     assert (event.outcome, event.actor, event.ip) == ("sent", "desk", "127.0.0.1")
     assert event.details == {"to": "l***w@example.org", "saved": True}
@@ -248,3 +256,23 @@ def test_reset_link_to_the_address_on_file_or_none(
     assert "No personal e-mail address on file: type one." in text(refused)
     wrong = act(desk, bare.uuid, "reset-link", {"address": "not an address"})
     assert wrong.status_code == 400 and "name@example.org" in text(wrong)
+
+
+def test_a_typed_address_is_not_saved_by_default_nor_before_its_link_is_used(
+    app: Flask, desk: FlaskClient, pupil: Account, smtp_sink: SmtpSink
+) -> None:
+    """Issue #12, item 17: "save" is unticked, and never replaces the address at once."""
+    page = desk.get(f"/admin/accounts/{pupil.uuid}/reset-link").get_data(as_text=True)
+    assert re.search(r'<input[^>]*id="save"[^>]*>', page)
+    assert "checked" not in re.search(r'<input[^>]*id="save"[^>]*>', page).group(0)
+    # Typed, not saved: the link goes there, the address on file stays.
+    assert act(desk, pupil.uuid, "reset-link", {"address": "typo@example.org"}).status_code == 303
+    mail = smtp_sink.wait(to="typo@example.org")[0]
+    link = LINK_RE.search(body(mail))
+    assert link
+    reset_with_link(app, link.group(0))
+    assert account_row(app, pupil.uuid).personal_email == "lea.old@example.net"
+    # Typed and saved, but the link never used: nothing replaced.
+    act(desk, pupil.uuid, "reset-link", {"address": "stranger@example.org", "save": "1"})
+    smtp_sink.wait(to="stranger@example.org")
+    assert account_row(app, pupil.uuid).personal_email == "lea.old@example.net"

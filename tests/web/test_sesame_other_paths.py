@@ -99,11 +99,14 @@ def test_temporary_password_end_to_end(
     assert confirm.status_code == 200
     sent = browser.post(link, {}, confirm.get_data(as_text=True))
     assert sent.status_code == 200
-    mail = smtp_sink.wait(2)[1]
+    # The link, the temporary password, and the password service's confirmation (T11).
+    mails = smtp_sink.wait(3)
+    mail = next(m for m in mails if re.search(r"^ {4}\S+\s*$", body(m), re.M))
     found = re.search(r"^ {4}(\S+)\s*$", body(mail), re.M)
     assert found, body(mail)
     temporary = found.group(1)
     assert len(temporary) >= 15 and " " not in temporary
+    assert all(temporary not in body(m) for m in mails if m is not mail)  # no secret (T11)
 
     stored = account_row(app, "hugo.bernard")
     assert stored.must_change_password is True  # T14: changed at the next sign-in…
@@ -174,7 +177,10 @@ def test_facts_request_is_neutral_and_mismatches_are_throttled(
         mismatches = session.scalars(
             select(AuditEventRow).where(AuditEventRow.action == "sesame_facts")
         ).all()
-    assert len(mismatches) == 5 and all(e.ip == "127.0.0.1" for e in mismatches)
+    assert all(e.ip == "127.0.0.1" for e in mismatches)
+    assert len([e for e in mismatches if e.account_uuid == hugo.uuid]) == 5
+    # The unknown address counted as wrong facts too, for nobody's account (T2).
+    assert [e.account_uuid for e in mismatches if e.account_uuid != hugo.uuid] == [None]
 
 
 def test_facts_form_validation(sesame_client: FlaskClient) -> None:

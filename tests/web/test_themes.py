@@ -48,7 +48,8 @@ class TestDeploymentTheme:
         # login.html and partials/footer.html are the default theme's.
         assert 'id="username"' in page and 'autocomplete="current-password"' in page
         assert '<footer class="site-footer">' in page
-        assert "Service Central d'Authentification · Central Authentication Service" in page
+        # The default footer, with the name the theme gives (its theme.toml).
+        assert "Université Exemple · Central Authentication Service" in page
         assert "Sésame – your university account" in page
 
     def test_its_files_win_and_the_rest_falls_back(self, client: FlaskClient) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, delete, or_, select, update
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ...accounts.model import Account, Profile, Source, Status, normalize_login
 from .models import AccountRoleRow, AccountRow, CharterAcceptanceRow, PasswordHistoryRow
+from .tokens import end_outstanding
 
 
 def _to_account(row: AccountRow, roles: Iterable[str]) -> Account:
@@ -168,6 +170,11 @@ class SqlAccountRepository:
             session.add(
                 PasswordHistoryRow(account_uuid=uuid, password_hash=password_hash, created_at=now)
             )
+            session.execute(end_outstanding(uuid, time.time()))
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Each write here commits on its own: ``action`` runs now."""
+        action()
 
     def password_history(self, uuid: str, limit: int) -> list[str]:
         with Session(self.engine) as session:

@@ -246,10 +246,6 @@ class SqlConsoleStore(SqlAuditQueries):
     def set_must_change(self, uuid: str, must_change: bool) -> None:
         self._update(uuid, must_change_password=must_change)
 
-    def set_personal_email(self, uuid: str, email: str) -> None:
-        """Typed by the help desk after checking who asks: not verified by the owner."""
-        self._update(uuid, personal_email=email, personal_email_verified_at=None)
-
     def link(self, primary_uuid: str, linked_uuid: str, actor: str) -> None:
         """``linked`` joins ``primary``; one level only, each account linked once."""
         L = AccountLinkRow

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete, insert, or_, select, update
+from sqlalchemy import Engine, Table, and_, case, delete, insert, null, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from ...accounts.throttle import Grant
 from .models import ThrottleCounterRow
 
 C = cast(Table, ThrottleCounterRow.__table__)
@@ -44,6 +46,65 @@ class SqlCounterStore:
                 return int(result)
         raise RuntimeError(f"could not count {key}")
 
+    def acquire(self, key: str, now: float, window: float, attempts: int, lock: float) -> Grant:
+        """One statement, whatever the outcome (so every outcome costs the same):
+        an upsert whose new values are computed from the row it finds, so
+        concurrent reservations queue on the row and each sees the one before.
+
+        A refusal that locks nothing marks the row with a negative
+        ``locked_until`` (minus the time to retry): RETURNING shows only new
+        values, and that is how a refusal reads apart from a grant. Negative
+        means no lock everywhere (``locked_until``, ``purge``, the next call).
+        """
+        locked, start, count = C.c.locked_until, C.c.window_started_at, C.c.count
+        active = and_(locked.is_not(None), locked > now)
+        ended = and_(locked.is_not(None), locked > 0, locked <= now)
+        restart = start + window <= now
+        room = count + 1 <= attempts
+        statement = (
+            _insert(self.engine.dialect.name)(C)
+            .values(key=key, count=1, window_started_at=now, locked_until=None)
+            .on_conflict_do_update(
+                index_elements=[C.c.key],
+                set_={
+                    "count": case(
+                        (active, count),
+                        (restart, 1),
+                        (room, count + 1),
+                        (ended, count + 1),
+                        else_=count,
+                    ),
+                    "window_started_at": case((active, start), (restart, now), else_=start),
+                    "locked_until": case(
+                        (active, locked),
+                        (restart, null()),  # a lock that ended goes with its window
+                        (room, null()),
+                        (ended, null()),  # one check just after a lock; the next is refused
+                        else_=-(now + lock),  # every attempt taken: refused, nothing counted
+                    ),
+                },
+            )
+            .returning(C.c.count, C.c.window_started_at, C.c.locked_until)
+        )
+        with self.engine.begin() as conn:
+            taken, started, until = conn.execute(statement).one()
+        if until is None:
+            return Grant(True, int(taken), float(started))
+        return Grant(False, int(taken), float(started), float(abs(until)))
+
+    def release(self, key: str, window_start: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(C)
+                .where(C.c.key == key, C.c.window_started_at == window_start, C.c.count > 0)
+                .values(count=C.c.count - 1)
+            )
+
+    def window_started(self, key: str) -> float | None:
+        with self.engine.connect() as conn:
+            started = conn.execute(select(C.c.window_started_at).where(C.c.key == key)).scalar()
+        return float(started) if started is not None else None
+
     def locked_until(self, key: str, now: float) -> float | None:
         with self.engine.connect() as conn:
             until = conn.execute(select(C.c.locked_until).where(C.c.key == key)).scalar()
@@ -68,3 +129,8 @@ class SqlCounterStore:
                 )
             )
         return int(result.rowcount or 0)
+
+
+def _insert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT, spelt the same by both databases."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -10,7 +10,8 @@ the store: T18), channels, joker, charter, status and tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from ...accounts.model import Account, Status, normalize_login
 from ...accounts.tokens import Purpose, TokenRecord
 from .accounts import SqlAccountRepository
 from .models import AccountRow, CharterAcceptanceRow, PasswordHistoryRow
-from .tokens import NO_LIMIT, SqlTokenStore
+from .tokens import NO_LIMIT, SqlTokenStore, end_outstanding
 
 A = cast(Table, AccountRow.__table__)
 H = cast(Table, PasswordHistoryRow.__table__)
@@ -112,9 +113,13 @@ class SqlSesameStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SesameTransaction]:
-        """Everything written through the yielded object commits together, or not at all."""
+        """Everything written through the yielded object commits together, or not at all;
+        what waited for the commit (``after_commit``) runs after it, and only then."""
         with self.engine.begin() as conn:
-            yield SesameTransaction(conn, self.tokens)
+            tx = SesameTransaction(conn, self.tokens)
+            yield tx
+        for action in tx.committed:
+            action()
 
 
 class SesameTransaction:
@@ -123,6 +128,10 @@ class SesameTransaction:
     def __init__(self, conn: Connection, tokens: SqlTokenStore) -> None:
         self.conn = conn
         self.tokens = tokens
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self.committed.append(action)
 
     # PasswordStore --------------------------------------------------------
     def password_history(self, uuid: str, limit: int) -> list[str]:
@@ -159,6 +168,7 @@ class SesameTransaction:
         self.conn.execute(
             insert(H).values(account_uuid=uuid, password_hash=password_hash, created_at=now)
         )
+        self.conn.execute(end_outstanding(uuid, time.time()))
 
     # Account data ---------------------------------------------------------
     def set_channels(
@@ -180,6 +190,17 @@ class SesameTransaction:
                 mobile=mobile,
                 mobile_verified_at=mobile_verified_at,
                 modified_at=now,
+            )
+        )
+
+    def set_personal_email(self, uuid: str, email: str, verified_at: datetime) -> None:
+        self.conn.execute(
+            update(A)
+            .where(A.c.uuid == uuid)
+            .values(
+                personal_email=email,
+                personal_email_verified_at=verified_at,
+                modified_at=verified_at,
             )
         )
 

@@ -21,6 +21,20 @@ T = cast(Table, OneTimeTokenRow.__table__)
 NO_LIMIT = 1_000_000
 
 
+def end_outstanding(account_uuid: str, now: float) -> Any:
+    """The statement that cancels every outstanding token of an account (T6).
+
+    Also run by every password write, in its own transaction (issue #11,
+    item 9): a reset link the help desk sent yesterday dies with today's
+    forced change, whichever path wrote the password.
+    """
+    return (
+        update(T)
+        .where((T.c.account_uuid == account_uuid) & T.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
 def _record(row: Any) -> TokenRecord:
     return TokenRecord(
         account_uuid=row.account_uuid,
@@ -156,10 +170,14 @@ class SqlTokenStore:
     ) -> int:
         """Cancel every outstanding token of the account (after a reset: T6)."""
         with self._conn(conn) as c:
+            result = c.execute(end_outstanding(account_uuid, now))
+        return int(result.rowcount or 0)
+
+    def cancel(self, account_uuid: str, purpose: Purpose, now: float) -> int:
+        """Cancel the account's outstanding tokens of one purpose."""
+        with self.engine.begin() as c:
             result = c.execute(
-                update(T)
-                .where((T.c.account_uuid == account_uuid) & T.c.used_at.is_(None))
-                .values(used_at=now)
+                end_outstanding(account_uuid, now).where(T.c.purpose == purpose.value)
             )
         return int(result.rowcount or 0)
 

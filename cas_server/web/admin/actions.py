@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from ...accounts.console import CONSOLE_ROLES, mask_email, mask_mobile, may, may_act_on, rank
@@ -44,14 +44,20 @@ ACTIONS: dict[str, str] = {
 
 
 def _done(account: Account, message: str, **params: Any) -> Response:
-    flash(gettext(message, **params), "success")
+    return _done_text(account, gettext(message, **params))
+
+
+def _done_text(account: Account, text: str) -> Response:
+    """Back to the record with ``text``, already translated (a plural from ngettext)."""
+    flash(text, "success")
     return redirect(url_for("admin.record", uuid=account.uuid), code=303)
 
 
 def _form_page(slug: str, account: Account, form: Form | None = None, **extra: Any) -> Any:
     context: dict[str, Any] = {}
     if slug == "force-change":
-        context.update(password_form_context(extra.pop("violations", None)))
+        # The administrator types someone else's password: "their login", not "your".
+        context.update(password_form_context(extra.pop("violations", None), for_someone_else=True))
         context.update(login=account.login, full_name=account.display_name)
     if slug == "unlink":
         other = _other(account)
@@ -153,7 +159,14 @@ def _lock(account: Account, form: Form) -> Any:
     if not form.confirmed():
         return None
     ended = actions().lock(account, reason)
-    return _done(account, N_("The account is locked; %(n)s SSO session(s) ended."), n=ended)
+    return _done_text(
+        account,
+        ngettext(
+            "The account is locked; %(num)s SSO session ended.",
+            "The account is locked; %(num)s SSO sessions ended.",
+            ended,
+        ),
+    )
 
 
 def _unlock(account: Account, form: Form) -> Any:
@@ -218,7 +231,9 @@ def _end_sessions(account: Account, form: Form) -> Any:
     if not form.confirmed():
         return None
     ended = actions().end_sessions(account)
-    return _done(account, N_("%(n)s SSO session(s) ended."), n=ended)
+    return _done_text(
+        account, ngettext("%(num)s SSO session ended.", "%(num)s SSO sessions ended.", ended)
+    )
 
 
 def _link(account: Account, form: Form) -> Any:

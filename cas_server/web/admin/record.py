@@ -11,6 +11,7 @@ from ...accounts.console import AuditFilter, may_act_on, rank
 from ...admin import admin
 from ...admin.actions import Actions, Actor
 from ...container import container
+from ..labels import attribute_rows
 from . import bp
 from .support import account_or_404, actions, console, me, page
 
@@ -36,6 +37,7 @@ def record(uuid: str) -> Any:
     return page(
         "record",
         account=account,
+        attributes=attribute_rows(account.attributes),  # labelled, in the labels' order
         details=details,
         charter=charter,
         charter_accepted=accepted,

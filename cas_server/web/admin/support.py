@@ -6,21 +6,21 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_datetime
 from flask import abort, request
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_login import current_user
 
 from ...accounts.console import CONSOLE_ROLES, may
 from ...accounts.model import Account
-from ...admin import admin
 from ...admin.actions import Actions, Actor, Refused
 from ...container import container
 from ...i18n import N_
+from .. import dates
 from ..console_auth import require_account
+from ..labels import attribute_label, profile_label
 from ..theming import render_page
+from .audit_labels import audit_action_label, audit_outcome_label
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_FIELD = 4096
@@ -30,13 +30,6 @@ STATUS_LABELS = {
     "not_activated": N_("Not activated"),
     "locked": N_("Locked"),
     "disabled": N_("Disabled"),
-}
-PROFILE_LABELS = {
-    "student": N_("Student"),
-    "teacher": N_("Teacher"),
-    "parent": N_("Parent"),
-    "staff": N_("Staff"),
-    "external": N_("External"),
 }
 SOURCE_LABELS = {"local": N_("Local"), "csv": N_("CSV import"), "ldap": N_("LDAP directory")}
 ROLE_LABELS = {"admin": N_("Administrator"), "helpdesk": N_("Help desk")}
@@ -56,31 +49,39 @@ FIELD_LABELS = {
 }
 
 
+# The institution's words and the audit trail's labels (web/labels.py): configuration,
+# theme, then catalog; an unknown value is shown as it is.
+WORDED = {
+    "profile": profile_label,
+    "attribute": attribute_label,
+    "action": audit_action_label,
+    "outcome": audit_outcome_label,
+}
+
+
 def label(kind: str, value: str | None) -> str:
-    """The translated name of a status, profile, source, role or CSV column."""
+    """The translated name of a status, profile, source, role, CSV column, attribute,
+    audit action or audit outcome."""
+    if value is None:
+        return ""
+    if kind in WORDED:
+        return WORDED[kind](str(value))
     table = {
         "status": STATUS_LABELS,
-        "profile": PROFILE_LABELS,
         "source": SOURCE_LABELS,
         "role": ROLE_LABELS,
         "field": FIELD_LABELS,
     }[kind]
-    if value is None:
-        return ""
     return gettext(table[value]) if value in table else value
 
 
 def when(value: datetime | float | None, fmt: str = "medium") -> str:
-    """A date and time in the console's time zone and the page's language."""
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)):
-        value = datetime.fromtimestamp(value, ZoneInfo("UTC"))
-    try:
-        zone = ZoneInfo(admin().settings.timezone)
-    except ZoneInfoNotFoundError:
-        zone = ZoneInfo("UTC")
-    return format_datetime(value, fmt, tzinfo=zone, locale=str(get_locale() or "fr"))
+    """A date and time in words, in the institution's zone and the page's language.
+
+    ``fmt`` is kept for older themes' templates and ignored: one way to write a date.
+    """
+    del fmt
+    return dates.when(value)
 
 
 def console(what: str = "console") -> Callable[[F], F]:

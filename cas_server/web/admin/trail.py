@@ -1,9 +1,14 @@
-"""The audit trail: filter by account, action and dates; page through it; export it as CSV."""
+"""The audit trail: filter by account, action and dates; page through it; export it as CSV.
+
+The page shows each action and outcome by its translated label (web/labels.py); the
+codes stay the filter's values and the CSV export's cells, for scripts.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -15,10 +20,18 @@ from ...accounts.model import normalize_login
 from ...admin import admin
 from ...container import container
 from ...i18n import N_
+from ..labels import sort_key
 from . import bp
+from .audit_labels import audit_action_label
 from .support import Form, actions, console, page, page_number
 
 COLUMNS = ("at", "action", "outcome", "login", "account_uuid", "actor", "ip", "details")
+
+
+# The filter's dates as the page's hint says them, day/month/year (also with "-" or
+# "."), and year-month-day, as links made before the hint said so.
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_YEAR_FIRST = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 
 
 def _date(form: Form, name: str) -> date | None:
@@ -26,10 +39,16 @@ def _date(form: Form, name: str) -> date | None:
     form.values[name] = text
     if not text:
         return None
+    if match := _DAY_FIRST.fullmatch(text):
+        day, month, year = (int(part) for part in match.groups())
+    elif match := _YEAR_FIRST.fullmatch(text):
+        year, month, day = (int(part) for part in match.groups())
+    else:
+        day = month = year = 0
     try:
-        return date.fromisoformat(text)
+        return date(year, month, day)
     except ValueError:
-        form.error(name, N_("Enter a date such as 2026-09-01."))
+        form.error(name, N_("Enter a date such as 01/09/2026."))
         return None
 
 
@@ -70,10 +89,17 @@ def audit() -> Any:
         total=total,
         page_no=min(page_number(), pages),
         pages=pages,
-        actions_known=admin().store.audit_actions(),
+        actions_known=_action_choices(),
         retention=settings.audit_retention_days,
         args={k: v for k, v in form.values.items() if v},
     )
+
+
+def _action_choices() -> list[tuple[str, str]]:
+    """The filter's options: the code as the value (as in the CSV), the label shown,
+    in the label's alphabetical order."""
+    choices = [(code, audit_action_label(code)) for code in admin().store.audit_actions()]
+    return sorted(choices, key=lambda choice: sort_key(choice[1]))
 
 
 def _cell(value: str) -> str:

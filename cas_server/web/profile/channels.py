@@ -29,10 +29,11 @@ from ...accounts.model import Account
 from ...accounts.tokens import Purpose, code_digest, new_code, new_secret, normalize_code
 from ...container import container
 from ...i18n import N_
+from ..dates import when
 from ..security import error_page
 from ..sesame.forms import Form
-from ..sesame.pages import too_many
 from ..sesame.runtime import (
+    limit_lifts_at,
     may_send,
     now,
     send_mail,
@@ -111,14 +112,20 @@ def _remember(channel: str, handle: str | None) -> None:
     session[SESSION_KEY] = state
 
 
-def _send_code(who: Account, channel: str, destination: str) -> bool:
-    """Issue the code for ``destination`` and send it there; False if a limit refused it."""
+def _send_code(who: Account, channel: str, destination: str) -> float | None:
+    """Issue the code for ``destination`` and send it there.
+
+    Returns None once sent, or when a limit lets the owner ask again: the
+    signed-in owner is told (nothing here is hidden from them, unlike on the
+    anonymous pages, T1), on their own profile page.
+    """
     s = sesame()
-    if not may_send(who, destination, f"profile_{channel}_code"):
-        return False
+    action = f"profile_{channel}_code"
+    if not may_send(who, destination, action):
+        return limit_lifts_at(who, destination, action)
     if channel == "mobile" and not sms_budget_allows():
         audit(channel, "sms_budget_exhausted", who)
-        return False
+        return now() + 86400 - now() % 86400  # the daily budget: tomorrow (UTC)
     handle, code = new_secret(), new_code()
     s.tokens.issue(
         who.uuid,
@@ -143,7 +150,7 @@ def _send_code(who: Account, channel: str, destination: str) -> bool:
         )
     _remember(channel, handle)
     audit(channel, "code_sent", who, to=_masked(channel, destination))
-    return True
+    return None
 
 
 def _channel_post(channel: str) -> Any:
@@ -166,8 +173,15 @@ def _channel_post(channel: str) -> Any:
         return locked_page(check.locked_until)
     if not check.right:
         return _form_page(who, channel, form)
-    if not _send_code(who, channel, value):
-        return too_many()
+    lifts = _send_code(who, channel, value)
+    if lifts is not None:
+        # On the profile, with the time the limit lifts and the way back.
+        form.error(
+            FIELDS[channel],
+            N_("Too many codes were asked for: you can ask for a new one after %(time)s."),
+            time=when(lifts),
+        )
+        return _form_page(who, channel, form, status=429)
     return redirect(url_for(f"profile.{channel}_verify"), code=303)
 
 

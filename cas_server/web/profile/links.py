@@ -4,7 +4,8 @@
 Proof of control of both accounts (SELF-SERVICE-RULES weak spot 9): this
 one by the live session, the other by its login and password, checked by
 the user source and throttled exactly like the sign-in form (the same
-per-login and per-address counters, so the form is no way around them).
+per-login, per-address and per-account reservations, taken before the
+password is checked, so the form is no way around them).
 Links are stored in ``account_links`` by the console's storage (one level,
 each account linked once: primary = this account); both accounts get a
 mail and an audit event.
@@ -20,10 +21,12 @@ from flask import abort, redirect, request, url_for
 from flask_babel import gettext as _
 
 from ...accounts.model import Account, normalize_login
-from ...auth import Failure, Rejected, Success, Unavailable
+from ...auth import Failure, Success, Unavailable
+from ...auth.throttled import throttled_authenticate, typed_key
 from ...container import container
 from ...i18n import N_
 from ...storage.sql.console import ConsoleError
+from ..cas import FAILURE_MESSAGES
 from ..passwords import MAX_PASSWORD_FIELD
 from ..security import error_page
 from ..sesame.forms import Form, read_text
@@ -65,34 +68,36 @@ def _locked(until: float) -> str:
 
 
 def _prove(form: Form, login: str, password: str) -> tuple[Account | None, bool]:
-    """The other account, if this login and password open it; counted like a sign-in.
+    """The other account, if this login and password open it; counted like a sign-in
+    (the same reservations: typed login, address, the account found).
 
     The flag says the login or the address is locked (the page answers 429).
     """
     c = container()
-    key = normalize_login(login)[:128]
+    key = typed_key(login)
     ip = client_ip()
-    ts = time.time()
-    retry = c.login_throttle.retry_at(key, ts) or c.ip_throttle.retry_at(ip, ts)
-    if retry is not None:
-        form.errors.setdefault("other_login", _locked(retry))
+    attempt = throttled_authenticate(
+        c.user_source, c.login_throttle, c.ip_throttle, login, password, ip, time.time()
+    )
+    result = attempt.result
+    if result is None:
+        assert attempt.locked_until is not None
+        form.errors.setdefault("other_login", _locked(attempt.locked_until))
         return None, True
-    result = c.user_source.authenticate(login, password)
     if isinstance(result, Unavailable):
         abort(503)
     if isinstance(result, Success):
-        c.login_throttle.success(key)
         return result.account, False
-    assert isinstance(result, Rejected)
-    if result.reason is not Failure.INVALID_CREDENTIALS:
+    if attempt.told is not None:
         form.error("other_login", N_("This account cannot be linked: it is not active."))
         return None, False
-    until = c.login_throttle.failure(key, ts) or c.ip_throttle.failure(ip, ts)
-    if until is not None:
+    # A wrong password, an unknown login, a locked account: all read alike.
+    if attempt.locked_until is not None:
+        until = attempt.locked_until
         c.audit.record("login_lock", "locked", login=key, ip=ip, details={"until": until})
         form.errors.setdefault("other_login", _locked(until))
         return None, True
-    form.error("other_login", N_("Invalid identifier or password."))
+    form.error("other_login", FAILURE_MESSAGES[Failure.INVALID_CREDENTIALS])
     return None, False
 
 

@@ -22,18 +22,10 @@ from ...accounts.joker import QUESTIONS
 from ...accounts.model import Account
 from ...accounts.profile import RecoveryData, export_document, export_filename
 from ...container import container
-from ...i18n import N_
+from ..labels import attribute_rows, profile_label
 from ..sesame.runtime import language, sesame, utcnow
 from . import bp
 from .runtime import account, audit, page, profile, signed_in, when
-
-PROFILE_LABELS = {
-    "student": N_("Student"),
-    "teacher": N_("Teacher"),
-    "parent": N_("Parent"),
-    "staff": N_("Staff"),
-    "external": N_("External"),
-}
 
 
 def _recovery(who: Account) -> RecoveryData:
@@ -69,7 +61,9 @@ def overview() -> Any:
     return page(
         "overview",
         a=who,
-        profile_label=_(PROFILE_LABELS.get(who.profile.value, who.profile.value)),
+        # The institution's words (configuration, theme, catalog): web/labels.py.
+        profile_label=profile_label(who.profile.value),
+        attributes=attribute_rows(who.attributes),
         recovery=recovery,
         joker_question=_(QUESTIONS[recovery.joker_question]) if recovery.joker_question else None,
         charter=_charter(who),

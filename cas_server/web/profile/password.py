@@ -17,7 +17,7 @@ from flask import make_response, request
 from werkzeug.wrappers import Response
 
 from ...accounts.model import Account
-from ...accounts.passwords import PasswordRejected
+from ...accounts.passwords import PasswordChange, PasswordRejected
 from ...container import container
 from ...i18n import N_
 from ...protocol.tickets import Principal, TicketGrantingTicket
@@ -30,7 +30,6 @@ from .runtime import (
     account,
     audit,
     check_current_password,
-    confirm,
     done,
     locked_page,
     page,
@@ -98,14 +97,20 @@ def password_submit() -> Any:
         return _page(who, form, violations)
     try:
         with sesame().store.transaction() as tx:
-            c.passwords.using(tx).set_password(who, new)
+            c.passwords.using(tx).set_password(
+                who,
+                new,
+                change=PasswordChange(
+                    "profile", sessions_ended=profile().settings.end_other_sessions
+                ),
+            )
             cancelled = tx.invalidate_tokens(who.uuid, now())
     except PasswordRejected as exc:  # the directory's own policy, or a race
         audit("password", "rejected", who, rules=[v.rule for v in exc.violations])
         return _page(who, form, exc.violations)
     ended, fresh = renew_sessions(who) if profile().settings.end_other_sessions else (0, None)
     audit("password", "success", who, tokens_cancelled=cancelled, sessions_ended=ended)
-    confirm(who, "password", sessions_ended=profile().settings.end_other_sessions)
+    # The confirmation mail is the password service's (web/password_notices.py).
     response: Response = make_response(done("profile.overview", "password"))
     if fresh is not None:
         set_tgc(response, fresh)

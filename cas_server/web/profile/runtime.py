@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo
 
 from flask import current_app, g, redirect, request, url_for
-from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -26,6 +24,7 @@ from ...container import container
 from ...i18n import N_
 from ...storage.sql.console import SqlConsoleStore
 from ...storage.sql.profile import SqlProfileStore
+from .. import dates
 from ..console_auth import require_account, sign_in_url
 from ..passwords import MAX_PASSWORD_FIELD
 from ..security import error_page
@@ -134,16 +133,13 @@ def locked_page(until: float) -> Any:
     )
 
 
-def when(value: datetime | None) -> str:
-    """A date and time in the user's language and the configured time zone."""
-    if value is None:
-        return ""
-    local = value.astimezone(ZoneInfo(profile().settings.timezone))
-    return str(format_datetime(local, "medium", rebase=False))
+def when(value: datetime | float | None) -> str:
+    """A date and time in words, in the institution's zone (web/dates.py)."""
+    return dates.when(value)
 
 
 def day(value: date | None) -> str:
-    return str(format_date(value, "long")) if value is not None else ""
+    return dates.day(value)
 
 
 # The current password (T22), throttled per account ---------------------------------
@@ -170,25 +166,28 @@ class PasswordCheck:
 
 def check_current_password(form: Form, who: Account, password: str, action: str) -> PasswordCheck:
     """Through the user source (local or directory), like a sign-in; wrong guesses
-    count against the account and lock these forms for a while."""
+    count against the account and lock these forms for a while. The guess is
+    counted before the password is checked (a burst gets the limit, no more)."""
     p = profile()
     ts = now()
-    retry = p.password_throttle.retry_at(who.uuid, ts)
-    if retry is not None:
+    slot = p.password_throttle.reserve(who.uuid, ts)
+    if not slot.granted:
         audit(action, "throttled", who)
-        return PasswordCheck(False, retry)
+        return PasswordCheck(False, slot.locked_until or ts)
     result = container().user_source.authenticate(who.login, password)
     if isinstance(result, Unavailable):
+        p.password_throttle.release(slot)  # nothing was checked
         raise SourceUnavailable(result.source)
     if isinstance(result, Success) and result.account.uuid == who.uuid:
         p.password_throttle.success(who.uuid)
         return PasswordCheck(True)
     if isinstance(result, Rejected) and result.account is not None:
         # Right password, but the account cannot sign in any more (locked meanwhile…).
+        p.password_throttle.release(slot)
         audit(action, result.reason.value, who)
         form.error("current_password", N_("Your account cannot be changed at the moment."))
         return PasswordCheck(False)
-    until = p.password_throttle.failure(who.uuid, ts)
+    until = p.password_throttle.fail(slot, ts)
     audit(action, "wrong_password", who)
     if until is not None:
         audit(action, "locked", who, until=until)

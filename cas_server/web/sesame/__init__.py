@@ -28,7 +28,7 @@ from ...sms import make_sms_sender
 from ...storage.sql.sesame import SqlSesameStore
 from ..security import error_page
 from ..theming import render_page
-from .runtime import Sesame, language, make_throttles, sesame
+from .runtime import Sesame, language, make_throttles, sesame, start_later
 
 bp = Blueprint("sesame", __name__, url_prefix="/sesame")
 demo_bp = Blueprint("sesame_demo", __name__)
@@ -55,6 +55,10 @@ def login_links() -> list[tuple[str, str]]:
 def _enabled() -> None:
     if not sesame().settings.enabled:
         abort(404)
+
+
+# A page's background work (runtime.later) starts once the page is made (T2).
+bp.teardown_request(start_later)
 
 
 @bp.get("/", endpoint="help")

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import redirect, url_for
@@ -21,8 +22,9 @@ from ...accounts.charter import Charter, charter_for
 from ...accounts.identity import normalize_email, parse_email, parse_mobile
 from ...accounts.joker import parse_answer, parse_question
 from ...accounts.model import Account
-from ...accounts.passwords import PasswordRejected
+from ...accounts.passwords import PasswordChange, PasswordRejected
 from ...accounts.recovery import may_activate
+from ...accounts.throttle import Attempt
 from ...accounts.tokens import (
     Purpose,
     code_digest,
@@ -40,14 +42,17 @@ from .pages import expired, identifier_kinds, joker_questions, page, password_fi
 from .runtime import (
     audit,
     client_ip,
+    even_out,
     forget,
     ip_allowed,
+    later,
     may_send,
+    may_text,
     now,
+    read_alike,
     recall,
     remember,
     send_mail,
-    send_sms,
     sesame,
     utcnow,
 )
@@ -75,37 +80,63 @@ def activate() -> Any:
     return _start_page()
 
 
-def _send_activation_code(account: Account, handle: str) -> None:
-    """The code goes to the channel the institution has on file, by preference."""
+def _channel(account: Account) -> tuple[str, str] | None:
+    """The channel on file the code goes to, by the institution's preference."""
     s = sesame()
     for channel in s.settings.activation_channels:
         destination = account.personal_email if channel == "email" else account.mobile
-        if not destination or (channel == "sms" and not s.sms.enabled):
-            continue
-        if not may_send(account, destination, "activation_code"):
-            return
-        code = new_code()
-        s.tokens.issue(
-            account.uuid,
-            Purpose.ACTIVATION_CODE,
-            handle,
-            now=now(),
-            ttl=s.settings.tokens.code_ttl,
-            destination=destination,
-            data={"code": code_digest(handle, code), "channel": channel},
-        )
-        minutes = int(s.settings.tokens.code_ttl // 60)
-        if channel == "email":
-            send_mail("activation_code", destination, code=code, minutes=minutes)
-        else:
-            send_sms(
-                account,
-                _("Activation code: %(code)s (valid %(minutes)s min)", code=code, minutes=minutes),
-                "activation_code",
-            )
-        audit("activation_code", "sent", account, channel=channel)
+        if destination and (channel == "email" or s.sms.enabled):
+            return channel, destination
+    return None
+
+
+def _may_send_code(account: Account | None, channel: tuple[str, str] | None, typed: str) -> bool:
+    """The limits of the code's mail or SMS (T8), taken in the request.
+
+    For nobody, or an account with no channel, the same counters for a
+    stand-in, as the institution's first channel would take them (T2).
+    """
+    s = sesame()
+    if account is None or channel is None:
+        usable = [c for c in s.settings.activation_channels if c == "email" or s.sms.enabled]
+        if usable[:1] == ["sms"]:
+            return may_text(None, "activation_code", typed=typed)
+        return may_send(None, None, "activation_code", typed=typed)
+    if channel[0] == "sms":
+        return may_text(account, "activation_code", typed=typed)
+    return may_send(account, channel[1], "activation_code", typed=typed)
+
+
+def _send_activation_code(
+    account: Account | None, channel: tuple[str, str] | None, handle: str, asked_at: float
+) -> None:
+    """In the background (T2): the code to the channel on file; nothing for nobody."""
+    if account is None:
         return
-    audit("activation_code", "no_channel", account)
+    if channel is None:
+        audit("activation_code", "no_channel", account)
+        return
+    s = sesame()
+    kind, destination = channel
+    code = new_code()
+    s.tokens.issue(
+        account.uuid,
+        Purpose.ACTIVATION_CODE,
+        handle,
+        now=asked_at,
+        ttl=s.settings.tokens.code_ttl,
+        destination=destination,
+        data={"code": code_digest(handle, code), "channel": kind},
+    )
+    audit("activation_code", "sent", account, channel=kind)
+    minutes = int(s.settings.tokens.code_ttl // 60)
+    if kind == "email":
+        send_mail("activation_code", destination, code=code, minutes=minutes)
+    else:
+        s.sms.send(
+            destination,
+            _("Activation code: %(code)s (valid %(minutes)s min)", code=code, minutes=minutes),
+        )
 
 
 def _grant(account: Account, **data: Any) -> Response:
@@ -134,13 +165,19 @@ def activate_submit() -> Any:
     ident = read_identification(form, s.settings.identifier_kinds, utcnow().date())
     if not challenge.verify(form, "activation") or ident is None:
         return _start_page(form)
-    account = s.store.find_by_identifier(ident.kind, ident.value)
-    match = may_activate(account) and account is not None and account.birth_date == ident.birth_date
-    person = f"activate:{ident.key}"
-    if s.joker_throttle.retry_at(person, now()) is not None:
+    # Reserved before the facts are compared, atomically: a burst of birth
+    # dates gets the limit, no more (issue #11, item 7).
+    attempt = Attempt(now())
+    if not attempt.reserve(s.joker_throttle, f"activate:{ident.key}"):
         return too_many()
-    if not match:
-        s.joker_throttle.failure(person, now())
+    account = s.store.find_by_identifier(ident.kind, ident.value)
+    read_alike(account, ident.key)
+    match = may_activate(account) and account is not None and account.birth_date == ident.birth_date
+    if match:
+        attempt.release()
+    else:
+        attempt.failed()
+        even_out(ident.key, s.settings.limits.window)  # the write a release costs (T2)
     audit("activation_start", "match" if match else "no_match", account if match else None)
     if not s.settings.activation_proof:
         # Without a channel proof the answer has to tell (documented); throttled above.
@@ -149,8 +186,12 @@ def activate_submit() -> Any:
         form.error("identifier", N_("No account to activate matches this information."))
         return _start_page(form)
     handle = new_secret()
-    if match and account is not None:
-        _send_activation_code(account, handle)
+    found = account if match else None
+    channel = _channel(found) if found is not None else None
+    allowed = _may_send_code(found, channel, ident.key)
+    # With no channel, the background only audits it.
+    to = found if allowed or channel is None else None
+    later(partial(_send_activation_code, to, channel, handle, now()), "activation code")
     remember(CODE_KEY, handle)
     return page("code", action=url_for("sesame.activate_verify"), flow="activation")
 
@@ -167,14 +208,16 @@ def activate_with_code() -> Any:
     typed = normalize_activation_code(form.raw("activation_code"))
     if not challenge.verify(form, "activation") or not form.ok:
         return _start_page(form)
-    if s.joker_ip_throttle.retry_at(f"activation-code:{client_ip()}", now()) is not None:
+    attempt = Attempt(now())
+    if not attempt.reserve(s.joker_ip_throttle, f"activation-code:{client_ip()}"):
         return too_many()
     account = s.store.find_by_activation_code(digest(typed)) if len(typed) >= 8 else None
     if account is None or not may_activate(account):
-        s.joker_ip_throttle.failure(f"activation-code:{client_ip()}", now())
+        attempt.failed()
         audit("activation_start", "bad_code")
         form.error("activation_code", N_("This activation code is not valid."))
         return _start_page(form)
+    attempt.release()
     audit("activation_start", "code", account)
     return _grant(account, proven="code")
 
@@ -285,7 +328,9 @@ def activate_account_submit() -> Any:
             # (LDAP) write cannot be rolled back with the transaction.
             if tx.consume(secret, Purpose.ACTIVATION_GRANT, now()) is None:
                 raise StepExpired("activation")
-            c.passwords.using(tx).set_password(account, password)
+            c.passwords.using(tx).set_password(
+                account, password, change=PasswordChange("activation")
+            )
             tx.set_channels(
                 account.uuid,
                 email=email,

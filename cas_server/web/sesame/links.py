@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 
 from ...accounts.identity import parse_email
 from ...accounts.model import Account
-from ...accounts.passwords import PasswordRejected
+from ...accounts.passwords import PasswordChange, PasswordRejected
 from ...accounts.policy import MaxLength, MinLength
 from ...accounts.recovery import (
     ORGANISATION_TYPES,
@@ -31,67 +31,35 @@ from ...accounts.recovery import (
     may_recover,
     temporary_password,
 )
-from ...accounts.tokens import Purpose, looks_like_secret, new_secret
+from ...accounts.throttle import Attempt
+from ...accounts.tokens import Purpose, looks_like_secret
 from ...container import container
 from ...i18n import N_
+from ..labels import sort_key
 from . import bp, challenge
 from .forms import Form, read_checkbox, read_password, read_text
+from .link_mail import LINK_PURPOSES, send_links
 from .pages import expired, page, too_many
 from .password import new_password_page
 from .runtime import (
     audit,
     client_ip,
     end_sessions,
+    even_out,
     ip_allowed,
     language,
-    may_send,
     now,
-    public_link,
+    read_alike,
     send_mail,
     sesame,
+    stand_in,
     utcnow,
 )
 from .steps import StepExpired, complete_reset, reset_charter
 
-LINK_PURPOSES = {
-    "email": Purpose.RESET_LINK,
-    "temporary": Purpose.TEMPORARY_LINK,
-    "facts": Purpose.FACTS_LINK,
-}
-ENDPOINTS = {
-    "email": "sesame.reset_link",
-    "temporary": "sesame.temporary_link",
-    "facts": "sesame.facts_link",
-}
-
 
 def _disabled(path: str) -> bool:
     return not sesame().settings.path_enabled(path)
-
-
-def _mail_link(account: Account, path: str, template: str) -> None:
-    s = sesame()
-    address = account.personal_email
-    if not address or not may_send(account, address, f"{path}_link"):
-        return
-    secret = new_secret()
-    s.tokens.issue(
-        account.uuid,
-        LINK_PURPOSES[path],
-        secret,
-        now=now(),
-        ttl=s.settings.tokens.link_ttl,
-        destination=address,
-    )
-    send_mail(
-        template,
-        address,
-        link=public_link(ENDPOINTS[path], secret=secret),
-        login=account.login,
-        display_name=account.display_name,
-        minutes=int(s.settings.tokens.link_ttl // 60),
-    )
-    audit("password_request", "link_mailed", account, path=path)
 
 
 def _start(path: str, form: Form | None = None, **extra: Any) -> Any:
@@ -122,10 +90,9 @@ def _request_by_identifier(path: str, template: str) -> Any:
     else:
         found = container().accounts.find_by_login(value)
         accounts = [found] if found is not None else []
+    read_alike(accounts, value)
     audit("password_request", "match" if accounts else "no_match", None, path=path)
-    for account in accounts:
-        if may_recover(account):
-            _mail_link(account, path, template)
+    send_links(accounts, path, template, value)
     return page("sent", what="password")
 
 
@@ -231,7 +198,11 @@ def temporary_link_submit(secret: str) -> Any:
             if tx.consume(secret, Purpose.TEMPORARY_LINK, now()) is None:
                 raise StepExpired("temporary")
             c.passwords.using(tx).set_password(
-                account, temporary, must_change=True, expires_at=expires
+                account,
+                temporary,
+                change=PasswordChange("temporary", temporary=True, sessions_ended=True),
+                must_change=True,
+                expires_at=expires,
             )
             tx.invalidate_tokens(account.uuid, now())
     except (StepExpired, PasswordRejected):
@@ -260,7 +231,7 @@ def countries() -> list[tuple[str, str]]:
         for code, name in names.items()
         if len(code) == 2 and code.isalpha() and code not in ("EU", "EZ", "UN", "ZZ", "QO")
     ]
-    return sorted(pairs, key=lambda p: p[1])
+    return sorted(pairs, key=lambda p: sort_key(p[1]))  # "Égypte" after "Danemark"
 
 
 def organisation_types() -> list[tuple[str, str]]:
@@ -298,10 +269,19 @@ def _facts_locked(key: str) -> bool:
     )
 
 
-def _facts_failed(key: str, account: Account | None) -> None:
+def _facts_reserve(key: str) -> Attempt | None:
+    """One facts check, reserved on the account and the address before it is made
+    (a burst gets the limit, no more); None: refused, check nothing."""
     s = sesame()
-    s.joker_throttle.failure(key, now())
-    s.joker_ip_throttle.failure(client_ip(), now())
+    attempt = Attempt(now())
+    if attempt.reserve(s.joker_throttle, key) and attempt.reserve(s.joker_ip_throttle, client_ip()):
+        return attempt
+    attempt.release()
+    return None
+
+
+def _facts_failed(attempt: Attempt, account: Account | None) -> None:
+    attempt.failed()
     audit("facts", "mismatch", account)
 
 
@@ -325,14 +305,32 @@ def password_facts_submit() -> Any:
         return _start("facts", form, **_facts_context())
     if s.joker_ip_throttle.retry_at(client_ip(), now()) is not None:
         return too_many()
-    for account in s.store.find_by_personal_email(facts.email):
-        key = f"facts:{account.uuid}"
-        if not may_recover(account) or _facts_locked(key):
+    chosen: list[Account] = []
+    checked = False
+    accounts = s.store.find_by_personal_email(facts.email)
+    read_alike(accounts, facts.email)
+    for account in accounts:
+        if not may_recover(account):
+            continue
+        checked = True
+        attempt = _facts_reserve(f"facts:{account.uuid}")
+        if attempt is None:
             continue
         if facts_match(account, facts):
-            _mail_link(account, "facts", "facts_link")
+            attempt.release()
+            chosen.append(account)
         else:
-            _facts_failed(key, account)
+            _facts_failed(attempt, account)
+            even_out(facts.email, s.settings.limits.joker_window)  # as a match's release (T2)
+    if not checked:
+        # Nobody's facts to check: the same reservation, failure and lock for a
+        # stand-in of the address, so that an unknown one costs what a known one
+        # with wrong facts does (T2) and counts against the address alike (T12).
+        attempt = _facts_reserve(f"facts:{stand_in(facts.email)}")
+        if attempt is not None:
+            _facts_failed(attempt, None)
+            even_out(facts.email, s.settings.limits.joker_window)
+    send_links(chosen, "facts", "facts_link", facts.email)
     return page("sent", what="password")
 
 
@@ -351,10 +349,19 @@ def facts_link(secret: str) -> Any:
         return too_many()
     form = Form()
     facts = read_facts(form)
-    if facts is not None and not facts_match(account, facts):
-        _facts_failed(key, account)
-        sesame().tokens.count_attempt(secret, Purpose.FACTS_LINK, now())
-        form.error("email", N_("This information does not match the account."))
+    if facts is not None:
+        attempt = _facts_reserve(key)
+        if attempt is None:
+            return too_many()
+        if facts_match(account, facts):
+            attempt.release()
+        else:
+            _facts_failed(attempt, account)
+            sesame().tokens.count_attempt(secret, Purpose.FACTS_LINK, now())
+            # The facts as a whole (their fieldset), not the e-mail field: the check
+            # says no more than "no match", never which fact is wrong (that would
+            # let someone holding the link guess one fact at a time).
+            form.error("facts", N_("This information does not match the account."))
     if facts is None or not form.ok:
         return new_password_page(account, action, form, facts=True, **_facts_context())
     return _finish_reset(account, secret, "facts", form, action, facts=True, **_facts_context())

@@ -9,6 +9,7 @@ within the daily budget (T8). Neither signs anyone in (T7).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import redirect, url_for
@@ -29,11 +30,12 @@ from .runtime import (
     audit,
     forget,
     ip_allowed,
-    may_send,
+    later,
+    may_text,
     now,
+    read_alike,
     recall,
     remember,
-    send_sms,
     sesame,
     utcnow,
 )
@@ -104,6 +106,7 @@ def password_joker_submit() -> Any:
     if not challenge.verify(form, "password_joker") or ident is None:
         return _joker_start(form)
     account = s.store.find_by_identifier(ident.kind, ident.value)
+    read_alike(account, ident.key)
     found = start_joker(ident, account, "password")
     audit(
         "password_request",
@@ -150,18 +153,20 @@ def password_sms() -> Any:
     return _sms_start()
 
 
-def _send_reset_code(account: Account, handle: str) -> bool:
-    """A 6-digit code to the mobile on file, never a number from the form (T9)."""
+def _send_reset_code(account: Account | None, handle: str, asked_at: float) -> None:
+    """In the background (T2): a 6-digit code to the mobile on file, never a
+    number from the form (T9); ``account`` None: nobody gets one."""
     s = sesame()
-    mobile = account.mobile
-    if not may_recover(account) or not mobile or not may_send(account, mobile, "sms_code"):
-        return False
+    mobile = account.mobile if account is not None else None
+    if account is None or not mobile:
+        audit("password_request", "no_sms", None, path="sms")
+        return
     code = new_code()
     s.tokens.issue(
         account.uuid,
         Purpose.SMS_CODE,
         handle,
-        now=now(),
+        now=asked_at,
         ttl=s.settings.tokens.code_ttl,
         destination=mobile,
         data={"code": code_digest(handle, code)},
@@ -172,7 +177,8 @@ def _send_reset_code(account: Account, handle: str) -> bool:
         code=code,
         minutes=int(s.settings.tokens.code_ttl // 60),
     )
-    return send_sms(account, text, "sms_code")
+    audit("password_request", "sms_sent", account, path="sms")
+    s.sms.send(mobile, text)
 
 
 @bp.post("/password/sms")
@@ -186,11 +192,11 @@ def password_sms_submit() -> Any:
     if not challenge.verify(form, "password_sms") or login is None:
         return _sms_start(form)
     account = container().accounts.find_by_login(login)
+    read_alike(account, login)
     handle = new_secret()
-    sent = _send_reset_code(account, handle) if account is not None else False
-    audit(
-        "password_request", "sms_sent" if sent else "no_sms", account if sent else None, path="sms"
-    )
+    # The limits now, for a stand-in when nobody gets a code; the code later (T2, T8).
+    sent = may_text(account if may_recover(account) else None, "sms_code", typed=login)
+    later(partial(_send_reset_code, account if sent else None, handle, now()), "sms code")
     remember(SMS_KEY, handle)
     return page("code", action=url_for("sesame.password_sms_code"), flow="sms")
 

@@ -13,20 +13,24 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import abort, current_app, make_response
 
 from ...accounts.charter import Charter, charter_for
 from ...accounts.identity import Identification
 from ...accounts.joker import QUESTIONS, decoy_question, normalize_answer
 from ...accounts.model import Account
+from ...accounts.passwords import PasswordChange
 from ...accounts.recovery import may_recover
+from ...accounts.throttle import Attempt
 from ...accounts.tokens import Purpose, new_secret
 from ...container import container
 from ...storage.sql.tokens import NO_LIMIT
+from .pages import too_many
 from .runtime import (
     audit,
     client_ip,
     end_sessions,
+    even_out,
     forget,
     now,
     recall,
@@ -40,6 +44,7 @@ JOKER = "joker"
 JOKER_KEY = "joker_key"
 JOKER_FOR = "joker_for"
 JOKER_AT = "joker_at"
+JOKER_SEED = "joker_seed"  # what a decoy question is drawn from (both kinds have one)
 
 
 class StepExpired(Exception):
@@ -67,30 +72,36 @@ def start_joker(ident: Identification, account: Account | None, purpose: str) ->
     """Remember who is asked (really or not) and return the question to show."""
     s = sesame()
     allowed = s.settings.joker_questions
-    info = s.store.recovery_info(account.uuid) if account is not None else None
+    # The same read whoever asks; for nobody it matches no row (T2).
+    info = s.store.recovery_info(account.uuid if account is not None else "")
     real = (
         may_recover(account)
         and account is not None
-        and info is not None
         and account.birth_date == ident.birth_date
         and bool(info.joker_answer_hash)
         and info.joker_question in QUESTIONS
     )
-    if real and account is not None and info is not None and info.joker_question:
-        secret = new_secret()
+    # The session cookie can be read (only signed): both secrets are random and
+    # the seed of a decoy question is there for everyone, or a second try
+    # with the same typing would tell a decoy (same secret) from a real one.
+    secret = new_secret()
+    seed = _decoy_secret(ident, purpose)
+    ttl = s.settings.tokens.grant_ttl
+    if real and account is not None and info.joker_question:
         s.tokens.issue(
             account.uuid,
             Purpose.JOKER_CHALLENGE,
             secret,
             now=now(),
-            ttl=s.settings.tokens.grant_ttl,
+            ttl=ttl,
             data={"for": purpose},
         )
         challenge = JokerChallenge(info.joker_question, account)
     else:
-        secret = _decoy_secret(ident, purpose)
-        challenge = JokerChallenge(decoy_question(_decoy_key(), secret, allowed), None)
+        even_out(seed, ttl)  # a write of the token's cost, in its place (T2)
+        challenge = JokerChallenge(decoy_question(_decoy_key(), seed, allowed), None)
     remember(JOKER, secret)
+    remember(JOKER_SEED, seed)
     remember(JOKER_AT, f"{now():.0f}")
     remember(JOKER_FOR, purpose)
     remember(JOKER_KEY, hashlib.sha256(ident.key.encode()).hexdigest())
@@ -113,7 +124,8 @@ def current_joker(purpose: str) -> JokerChallenge | None:
         info = s.store.recovery_info(record.account_uuid)
         if account is not None and info.joker_question:
             return JokerChallenge(info.joker_question, account)
-    return JokerChallenge(decoy_question(_decoy_key(), secret, s.settings.joker_questions), None)
+    seed = recall(JOKER_SEED) or secret
+    return JokerChallenge(decoy_question(_decoy_key(), seed, s.settings.joker_questions), None)
 
 
 def joker_locked(challenge: JokerChallenge) -> bool:
@@ -127,29 +139,38 @@ def joker_locked(challenge: JokerChallenge) -> bool:
 
 
 def check_joker(challenge: JokerChallenge, answer: str, purpose: str) -> bool:
-    """One guess: a slow hash check either way; a wrong one counts against both keys."""
+    """One guess: a slow hash check either way; a wrong one counts against both keys.
+
+    The guess is reserved on every key (the person, the account, the address)
+    before the hash is checked, so a burst gets no more checks than the limit;
+    a guess refused there is answered "too many attempts" (429) right away.
+    """
     s = sesame()
     c = container()
+    person_key = recall(JOKER_KEY) or "none"
+    attempt = Attempt(now())
+    keys = [person_key] + ([challenge.account.uuid] if challenge.account is not None else [])
+    reserved = all(attempt.reserve(s.joker_throttle, key) for key in keys) and attempt.reserve(
+        s.joker_ip_throttle, client_ip()
+    )
+    if not reserved:
+        attempt.release()
+        abort(make_response(too_many()))
     normalized = normalize_answer(answer)
     stored = s.dummy_hash
     if challenge.account is not None:
         stored = s.store.recovery_info(challenge.account.uuid).joker_answer_hash or s.dummy_hash
     right = c.passwords.verify(normalized, stored) and challenge.account is not None
-    person_key = recall(JOKER_KEY) or "none"
     if not right:
-        ts = now()
-        s.joker_throttle.failure(person_key, ts)
-        if challenge.account is not None:
-            s.joker_throttle.failure(challenge.account.uuid, ts)
-        s.joker_ip_throttle.failure(client_ip(), ts)
+        attempt.failed()
         audit("joker", "failure", challenge.account, step=purpose)
         return False
     assert challenge.account is not None
     secret = recall(JOKER) or ""
     if s.tokens.consume(secret, Purpose.JOKER_CHALLENGE, now()) is None:
+        attempt.release()  # the question was answered already (another request)
         return False
-    s.joker_throttle.success(person_key)
-    s.joker_throttle.success(challenge.account.uuid)
+    attempt.succeeded(reset=[s.joker_throttle])  # the address keeps its other failures
     forget(JOKER, JOKER_KEY, JOKER_FOR, JOKER_AT)
     audit("joker", "success", challenge.account, step=purpose)
     return True
@@ -193,15 +214,27 @@ def complete_reset(
     with s.store.transaction() as tx:
         # Consumed before the password is written: a directory (LDAP) write
         # cannot be rolled back with the transaction.
-        if tx.consume(secret, purpose, ts, max_attempts) is None:
+        record = tx.consume(secret, purpose, ts, max_attempts)
+        if record is None:
             raise StepExpired(purpose.value)
-        c.passwords.using(tx).set_password(account, password)
+        # A console reset link to a typed address, "save" ticked: using the link
+        # proves the address, which only now becomes the verified one on file.
+        saved = record.data.get("save_email")
+        if isinstance(saved, str) and saved == record.destination:
+            tx.set_personal_email(account.uuid, saved, utcnow())
+        else:
+            saved = None
+        c.passwords.using(tx).set_password(
+            account, password, change=PasswordChange("reset", sessions_ended=True)
+        )
         tx.invalidate_tokens(account.uuid, ts)
         if charter is not None:
             tx.accept_charter(account.uuid, charter.id, charter.version, utcnow())
     ended = end_sessions(account)
     audit("password_reset", "success", account, path=path, logout_targets=ended)
-    confirm_change(account, "password")
+    if saved is not None and account.personal_email and saved != account.personal_email:
+        confirm_change(account, "channels", to=account.personal_email)  # the old one (T11)
+    # The confirmation mail (T11) is the password service's (web/password_notices.py).
 
 
 def confirm_change(account: Account, what: str, to: str | None = None) -> None:

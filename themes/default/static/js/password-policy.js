@@ -4,12 +4,15 @@
 (function () {
   "use strict";
 
-  function charClass(ch) {
+  // specials: the policy's list of special characters, if it has one; any
+  // other sign then counts for no class (as accounts/policy.py char_class).
+  function charClass(ch, specials) {
     if (/\p{Nd}/u.test(ch)) return "digit";
     if (/\p{L}/u.test(ch)) {
       if (/\p{Lu}/u.test(ch)) return "upper";
       return "lower";
     }
+    if (specials && specials.indexOf(ch) < 0) return "other";
     return "special";
   }
 
@@ -22,7 +25,8 @@
     max_length: function (pw, p) { return Array.from(pw).length <= p.n; },
     classes_k_of_n: function (pw, p) {
       var seen = {};
-      Array.from(pw).forEach(function (ch) { seen[charClass(ch)] = true; });
+      Array.from(pw).forEach(function (ch) { seen[charClass(ch, p.specials)] = true; });
+      delete seen.other;
       return Object.keys(seen).length >= p.k;
     },
     forbidden_characters: function (pw, p) {
@@ -48,7 +52,7 @@
 
   function classCheck(cls) {
     return function (pw, p) {
-      return Array.from(pw).filter(function (ch) { return charClass(ch) === cls; }).length >= p.n;
+      return Array.from(pw).filter(function (ch) { return charClass(ch, p.chars) === cls; }).length >= p.n;
     };
   }
   ["lower", "upper", "digit", "special"].forEach(function (cls) {
@@ -77,20 +81,23 @@
       if (sr && sr.textContent !== text) sr.textContent = text;
     }
 
+    // The count is of the rules this list shows; those only the server checks
+    // (history, blocklist) are listed apart, as checked when the form is sent.
+    var total = list.querySelectorAll("li[data-rule]").length;
+
     function update() {
       var pw = input.value.normalize("NFC");
-      var met = 0, total = 0;
+      var met = 0;
       rules.forEach(function (rule) {
-        var item = list.querySelector('[data-rule="' + rule.rule + '"]');
+        var item = form.querySelector('li[data-rule="' + rule.rule + '"]');
         if (!item) return;
         var check = checks[rule.rule];
-        if (!rule.client || !check) {
-          // Only the server knows (history, blocklist): its verdict was about
-          // the password refused, not the one being typed.
+        if (!rule.client || !check || !list.contains(item)) {
+          // Only the server knows: its verdict was about the password
+          // refused, not the one being typed.
           mark(item, "");
           return;
         }
-        total += 1;
         var ok = pw.length > 0 && check(pw, rule.params, ctx);
         if (ok) met += 1;
         mark(item, pw.length === 0 ? "" : ok ? "met" : "broken");

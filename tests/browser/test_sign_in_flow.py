@@ -384,7 +384,7 @@ def test_five_failures_lock_the_login_even_for_the_right_password(
     assert answer.value.status == 429
     locked = re.compile(
         r"Trop de tentatives infructueuses\. Pour votre sécurité, "
-        r"la connexion est suspendue jusqu'à .*\d{1,2}:\d{2}"
+        r"la connexion est suspendue jusqu'au \d{1,2} \S+ \d{4} à \d{1,2} h \d{2}\."
     )
     expect(alert).to_contain_text(locked)
     expect(page).to_have_title(re.compile("^Erreur : Connexion – "))

@@ -27,7 +27,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode, urlsplit
 
-from flask import Blueprint, Flask, abort, after_this_request, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -138,22 +138,16 @@ def _sso_session(login: str) -> TicketGrantingTicket | None:
     return tgt
 
 
-def _follow_new_sso_session(response: Response, login: str) -> Response:
-    """A page that gives this browser a new SSO session of the same person keeps
-    the console session, bound to the new one (the profile's password change
-    ends every session of the account and replaces this browser's)."""
-    c = container()
-    if SSO_KEY not in session:
-        return response
-    for header in response.headers.getlist("Set-Cookie"):
-        name, _, rest = header.partition("=")
-        if name.strip() != c.settings.tgc_name:
-            continue
-        value = rest.split(";", 1)[0].strip()
-        tgt = c.login.current_session(value)
-        if tgt is not None and tgt.authentication.principal.id == login:
-            session[SSO_KEY] = _digest(value)
-    return response
+def follow_sso_session(tgt: TicketGrantingTicket) -> None:
+    """This browser was given ``tgt``, a new SSO session of the same person (the
+    profile's password change ends every session of the account and replaces
+    this browser's): the console session goes on, bound to the new one."""
+    same_person = (
+        current_user.is_authenticated
+        and tgt.authentication.principal.id == current_user.account.login
+    )
+    if SSO_KEY in session and same_person:
+        session[SSO_KEY] = _digest(tgt.id)
 
 
 def _forget() -> None:
@@ -186,8 +180,6 @@ def require_account(roles: Iterable[str] | None = None) -> Callable[[F], F]:
             if wanted and not (wanted & current_user.roles):
                 abort(403)
             session[SEEN_KEY] = time.time()
-            login = current_user.account.login
-            after_this_request(lambda response: _follow_new_sso_session(response, login))
             return view(*args, **kwargs)
 
         return cast(F, wrapper)

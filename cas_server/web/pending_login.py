@@ -10,11 +10,11 @@ account, in the database, found by the handle's SHA-256. So:
   A step that shows its page again puts it back under a new handle;
 - every node sees it (the database, never process memory);
 - writing a password for the account cancels it with the account's other
-  tokens (``invalidate_all``: T6), and ``cas-server purge`` forgets it;
+  tokens (T6), and so does every console or command-line action that ends
+  the account's sessions (``Actions._end_sessions``: end all sessions, lock,
+  temporary password); ``cas-server purge`` forgets it;
 - every step checks the account again (:func:`still_valid`): still active,
-  the password that was verified still the one on file, and no action that
-  ends the account's sessions (end all sessions, lock, forced change)
-  since the password was verified.
+  and the password that was verified still the one on file.
 """
 
 from __future__ import annotations
@@ -22,23 +22,18 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import after_this_request, g, session
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..accounts.model import Account, Status
 from ..accounts.tokens import Purpose, looks_like_secret, new_secret
 from ..container import container
-from ..storage.sql.models import AuditEventRow
 from ..storage.sql.tokens import SqlTokenStore
 
 PENDING_KEY = "pending_login"
 PENDING_LIFETIME = 600  # seconds to read the charter or choose a password
-# Audited actions after which no sign-in that started before them may finish.
-SESSION_ENDING_EVENTS = ("admin_end_sessions", "admin_lock", "admin_force_change")
 IN_HAND = "pending_login_in_hand"
 HOOKED = "pending_login_hooked"
 
@@ -170,24 +165,4 @@ def still_valid(pending: PendingLogin, account: Account) -> bool:
     """The account may still finish this sign-in."""
     if account.uuid != pending.uuid or account.status is not Status.ACTIVE:
         return False
-    if password_epoch(account) != pending.epoch:
-        return False
-    return not _sessions_ended_since(account.uuid, pending.started)
-
-
-def _sessions_ended_since(account_uuid: str, since: float) -> bool:
-    """An action ended the account's sessions after ``since`` (the audit trail is
-    the one record of it shared by every node)."""
-    E = AuditEventRow
-    query = (
-        select(E.id)
-        .where(
-            E.account_uuid == account_uuid,
-            E.action.in_(SESSION_ENDING_EVENTS),
-            E.outcome == "success",
-            E.at >= datetime.fromtimestamp(since, UTC),
-        )
-        .limit(1)
-    )
-    with container().engine.connect() as conn:
-        return conn.execute(query).first() is not None
+    return password_epoch(account) == pending.epoch

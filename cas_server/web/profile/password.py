@@ -21,6 +21,7 @@ from ...accounts.passwords import PasswordChange, PasswordRejected
 from ...container import container
 from ...i18n import N_
 from ...protocol.tickets import Principal, TicketGrantingTicket
+from ..console_auth import follow_sso_session
 from ..login_support import set_tgc
 from ..sesame.forms import Form, read_password
 from ..sesame.pages import password_fields
@@ -114,4 +115,5 @@ def password_submit() -> Any:
     response: Response = make_response(done("profile.overview", "password"))
     if fresh is not None:
         set_tgc(response, fresh)
+        follow_sso_session(fresh)
     return response

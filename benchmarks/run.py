@@ -504,8 +504,8 @@ class Ours:
         self.store = SqlTicketRegistry(self.engine)
         self.redis: Any = None
         if redis_url:
-            from cas_server.storage.redis_support import RedisSettings, make_client
-            from cas_server.storage.redis_tickets import RedisTicketRegistry
+            from cas_server.storage.redis.client import RedisSettings, make_client
+            from cas_server.storage.redis.tickets import RedisTicketRegistry
 
             self.redis = RedisTicketRegistry(make_client(RedisSettings(redis_url)), "cas:")
         accounts = SqlAccountRepository(self.engine)
@@ -547,7 +547,7 @@ class Ours:
 
     def issue(self, count: int) -> list[str]:
         """Fresh service tickets of the bench account, written in bulk by the store's code."""
-        from cas_server.protocol.tickets import (
+        from cas_server.protocol.cas.tickets import (
             Authentication,
             Principal,
             ServiceTicket,
@@ -657,7 +657,7 @@ def redis_mass_insert(registry: Any, groups: Iterator[tuple[list[str], str, str,
 
 def redis_bulk_add(registry: Any, tickets: list[Any]) -> None:
     """Fresh tickets (one session, one instant) into Redis: one encoding for all."""
-    from cas_server.protocol.tickets import ticket_digest
+    from cas_server.protocol.cas.tickets import ticket_digest
     from cas_server.storage import redis_tickets
 
     if not tickets:
@@ -686,7 +686,7 @@ return #KEYS
 
 def redis_fill(registry: Any, count: int) -> None:
     """``count`` live service tickets of other users (20 per session) into Redis."""
-    from cas_server.protocol.tickets import (
+    from cas_server.protocol.cas.tickets import (
         Authentication,
         Principal,
         ServiceTicket,
@@ -754,7 +754,7 @@ def background_rows(count: int) -> list[tuple[Any, ...]]:
     Rows are sorted by id so that a million of them go in quickly; they are
     never validated, only there to make the store big.
     """
-    from cas_server.protocol.tickets import Authentication, Principal
+    from cas_server.protocol.cas.tickets import Authentication, Principal
     from cas_server.storage.codec import dump_authentication
 
     now = time.time()
@@ -877,8 +877,8 @@ def postgresql_cluster(work: Path, databases: int = 1) -> Iterator[list[str]]:
 
 def redis_backend_available() -> str | None:
     """None when usable, else why not."""
-    if not (ROOT / "cas_server" / "storage" / "redis_tickets.py").exists():
-        return "no Redis ticket registry in this tree (cas_server/storage/redis_tickets.py)"
+    if not (ROOT / "cas_server" / "storage" / "redis" / "tickets.py").exists():
+        return "no Redis ticket registry in this tree (cas_server/storage/redis/tickets.py)"
     if importlib.util.find_spec("redis") is None:
         return "the redis client package is not installed in this virtualenv"
     if not shutil.which("redis-server"):

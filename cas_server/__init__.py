@@ -24,27 +24,30 @@ def create_app(
 ) -> Flask:
     """Build the server: configuration, stores, user sources, protocol core, blueprints."""
     from .accounts.passwords import PasswordService
-    from .accounts.policies import load_policy
     from .accounts.throttle import Limit, Throttle
-    from .audit import AuditTrail
     from .auth.hashing import hash_password, verify_password
     from .auth.local import LocalUserSource
-    from .charters import load_charters
-    from .config import load_settings
-    from .container import Container
-    from .infra import build_infrastructure, load_infra_settings
-    from .metrics import MeteredValidator
-    from .outgoing import HttpClient, SingleLogoutNotifier
-    from .protocol.login import LoginService
-    from .protocol.ports import SystemClock
-    from .service_definitions import load_registry
+    from .observability.audit import AuditTrail
+    from .observability.metrics import MeteredValidator
+    from .outbound.http import HttpClient, SingleLogoutNotifier
+    from .protocol.cas.login import LoginService
+    from .protocol.cas.ports import SystemClock
+    from .runtime.container import Container
+    from .runtime.infrastructure import build_infrastructure
+    from .runtime.password_notices import PasswordNotices
+    from .runtime.themes import Themes
+    from .settings.charters import load_charters
+    from .settings.infrastructure import load_infra_settings
+    from .settings.policies import load_policy
+    from .settings.server import load_settings
+    from .settings.services import load_registry
     from .storage.sql.accounts import SqlAccountRepository
     from .storage.sql.db import make_engine
-    from .web import cas, console_auth, dates, i18n, login_flow, ops, security, theming, validate
+    from .web import console_auth, dates, i18n, ops, security, theming
     from .web.application import CasFlask
-    from .web.fast_path import FastPath
-    from .web.password_notices import PasswordNotices
-    from .web.theming import Themes
+    from .web.cas import login as cas
+    from .web.cas import login_flow, validate
+    from .web.cas.fast_path import FastPath
 
     settings = load_settings(config_path, environ, overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -166,9 +169,6 @@ def create_app(
     from .web import admin as admin_console
 
     admin_console.init_app(app)  # administration console (/admin)
-    from .cli import register
-
-    register(app)
     if settings.fast_path:
         # Validation and SSO ticket issue, answered before Flask's request machinery.
         app.wsgi_app = FastPath(app.wsgi_app, app.extensions)  # type: ignore[method-assign]

@@ -40,12 +40,12 @@ class ScrubbingLogger(Logger):
     ``/sesame/password/reset/<secret>`` and the other routes with a
     ``<secret>`` part (read from the application's URL map) are written
     with ``…`` in place of the secret, in the access log and the error log
-    alike (cas_server/logs.py SecretFilter). Any access_log_format works.
+    alike (cas_server/observability/logs.py SecretFilter). Any access_log_format works.
     """
 
     def setup(self, cfg):
         super().setup(cfg)
-        from cas_server.logs import SecretFilter
+        from cas_server.observability.logs import SecretFilter
 
         for log in (self.access_log, self.error_log):
             if not any(isinstance(f, SecretFilter) for f in log.filters):

@@ -59,7 +59,7 @@ def main() -> int:
         "-k",
         "N_",
         "-k",
-        "NP_:1,2",  # cas_server.i18n.NP_(singular, plural)
+        "NP_:1,2",  # cas_server.accounts.i18n.NP_(singular, plural)
         "--no-location",
         "-o",
         str(pot),

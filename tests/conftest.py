@@ -26,6 +26,7 @@ from tests.servers import (  # noqa: F401 - fixtures: real PostgreSQL, Redis and
     redis_prefix,
     redis_server,
 )
+from tests.support.cli import cli_runner
 
 DATA = Path(__file__).parent / "data"
 TEST_COST = 4
@@ -88,7 +89,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def runner(app: Flask) -> Any:
-    return app.test_cli_runner()
+    return cli_runner(app)
 
 
 def make_account(app: Flask, login: str = "alice", **fields: Any) -> Account:

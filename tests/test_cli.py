@@ -105,7 +105,7 @@ def test_demo_is_idempotent(app: Flask, runner: object) -> None:
 
 
 def test_tickets_purge(app: Flask, runner: object) -> None:
-    from cas_server.protocol.tickets import Principal
+    from cas_server.protocol.cas.tickets import Principal
 
     c = app.extensions["cas"]
     tgt = c.login.create_session(Principal("alice"))
@@ -116,7 +116,7 @@ def test_tickets_purge(app: Flask, runner: object) -> None:
 
 def test_purge_removes_only_what_is_dead(app: Flask, runner: object, alice: Account) -> None:
     from cas_server.accounts.tokens import Purpose
-    from cas_server.protocol.tickets import Principal
+    from cas_server.protocol.cas.tickets import Principal
     from cas_server.storage.sql.tokens import SqlTokenStore
 
     c = app.extensions["cas"]

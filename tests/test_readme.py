@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cas_server.accounts.charter import charter_for
-from cas_server.charters import load_charters
+from cas_server.settings.charters import load_charters
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from ..i18n import N_
+from .i18n import N_
 from .model import Account, normalize_login
 
 

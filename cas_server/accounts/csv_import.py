@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from ..i18n import N_
+from .i18n import N_
 from .model import Profile
 
 MAX_LINES = 200_000

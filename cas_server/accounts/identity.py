@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from ..i18n import N_
+from .i18n import N_
 from .model import MAX_LOGIN_LENGTH, normalize_login
 
 MAX_NUMBER_LENGTH = 64

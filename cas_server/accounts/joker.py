@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
-from ..i18n import N_
+from .i18n import N_
 from .identity import InputError, clean_text, fold
 
 MIN_ANSWER_LENGTH = 3

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..i18n import N_, NP_
+from .i18n import N_, NP_
 
 
 def normalize_password(password: str) -> str:

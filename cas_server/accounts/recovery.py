@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..i18n import N_
+from .i18n import N_
 from .identity import fold, normalize_email
 from .model import Account, Status
 

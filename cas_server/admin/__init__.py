@@ -1,25 +1,22 @@
-"""The administration console's logic, shared by the ``/admin`` pages and the command line.
+"""The administration console's logic, shared by the ``/admin`` pages and the command line
+(``cas_server.web.admin`` and ``cas_server.cli``).
 
 | module | what it holds |
 |---|---|
-| ``settings`` | the ``[admin]`` section |
 | ``actions`` | every action on an account, checked, done and audited (actor, IP, outcome) |
 | ``messages`` | the actions that send something: reset link by mail or SMS, activation |
 | ``imports`` | CSV imports: the dry run, the file kept between the two steps, the real run |
-| ``cli`` | ``cas-server users …`` and ``cas-server audit …`` |
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app
 
-from ..container import container
+from ..runtime.container import container
+from ..settings.console import AdminSettings, load_admin_settings
 from ..storage.sql.console import SqlConsoleStore
-from .settings import AdminSettings, load_admin_settings
 
 
 @dataclass
@@ -41,12 +38,3 @@ def init_admin(app: Flask) -> Admin:
         )
     app.extensions["admin"] = runtime
     return runtime
-
-
-@contextmanager
-def offline_request(app: Flask) -> Iterator[None]:
-    """A request context for work outside a request (the CLI): links, themes, mail templates."""
-    public_url = app.extensions["cas"].settings.public_url
-    with app.test_request_context("/", base_url=public_url):
-        g.themes = app.extensions["cas"].themes
-        yield

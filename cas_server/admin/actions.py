@@ -2,106 +2,37 @@
 
 The console and the command line call the same methods: the actor is the
 signed-in administrator (with their address) or ``cli``. A refusal is
-audited too (outcome ``refused``) and raised as :class:`Refused`, whose
+audited too (outcome ``refused``) and raised as :class:`~cas_server.admin.acting.Refused`, whose
 message is a msgid the caller translates.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
 
 from ..accounts.console import (
     CONSOLE_ROLES,
-    SYSTEM_RANK,
     AliasError,
     Role,
-    may,
-    may_act_on,
     parse_alias,
-    rank,
 )
+from ..accounts.i18n import N_
 from ..accounts.model import Account, Source, Status
 from ..accounts.passwords import PasswordChange, PasswordRejected
-from ..accounts.policy import MaxLength, MinLength, Violation
+from ..accounts.policy import MaxLength, MinLength
 from ..accounts.recovery import temporary_password
-from ..container import container
-from ..i18n import N_
+from ..runtime.container import container
 from ..storage.sql.console import ConsoleError
 from . import admin
-
-
-class Refused(Exception):
-    """The action was not done; ``message`` % ``params`` says why (msgid)."""
-
-    def __init__(self, message: str, **params: object) -> None:
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.params = params
-        self.violations: list[Violation] = []  # the password policy's verdict, if that is why
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str  # the administrator's login, or "cli"
-    ip: str | None = None
-    roles: frozenset[str] = frozenset()
-    #: The command line (``cas-server users …``): above every console role.
-    system: bool = False
-
-    @property
-    def rank(self) -> int:
-        return SYSTEM_RANK if self.system else rank(self.roles)
-
-
-#: The command line's actor.
-CLI = Actor("cli", system=True)
+from .acting import Acting, Refused
+from .messages import notify_action
 
 
 @dataclass
-class Actions:
-    actor: Actor
-    pending: list[Future[Any]] = field(default_factory=list)  # mails and SMS on their way
-
-    # Audit ------------------------------------------------------------------------
-    def audit(self, action: str, outcome: str, account: Account | None, **details: Any) -> None:
-        container().audit.record(
-            f"admin_{action}",
-            outcome,
-            account_uuid=account.uuid if account else None,
-            login=account.login if account else None,
-            actor=self.actor.name,
-            ip=self.actor.ip,
-            details=details,
-        )
-
-    def refuse(self, action: str, account: Account | None, message: str, **params: Any) -> NoReturn:
-        self.audit(action, "refused", account, reason=message % params if params else message)
-        raise Refused(message, **params)
-
-    def check(self, action: str, account: Account | None) -> None:
-        """The actor's role allows ``action``, and reaches the target ``account``.
-
-        ``account`` was read in this request, so its roles are current.
-        """
-        if not (self.actor.system or may(self.actor.roles, action)):
-            self.refuse(action, account, N_("Your role does not allow this action."))
-        if account is not None and not may_act_on(self.actor.rank, account.roles):
-            self.refuse(
-                action,
-                account,
-                N_(
-                    "This account holds a console role equal to or above yours: "
-                    "only an administrator with the command line can act on it."
-                ),
-            )
-
+class Actions(Acting):
     def tell_owner(self, account: Account, what: str) -> None:
         """Every console action on someone's access is told to them (see messages)."""
-        from .messages import notify_action
-
         notify_action(self, account, what)
 
     def _is_me(self, account: Account) -> bool:

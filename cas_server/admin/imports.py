@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 
 from ..accounts.csv_import import CsvFileError, parse_csv
-from ..container import container
-from ..i18n import N_
+from ..accounts.i18n import N_
+from ..runtime.container import container
 from ..storage.sql.importer import ImportReport, apply_plan
 from . import admin
-from .actions import Actions, Refused
+from .acting import Refused
+from .actions import Actions
 
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 KEEP_SECONDS = 86400.0

@@ -17,14 +17,14 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from ..accounts.console import mask_email, mask_mobile
+from ..accounts.i18n import N_
 from ..accounts.identity import InputError, parse_email
 from ..accounts.model import Account, Status
-from ..container import container
-from ..i18n import N_
+from ..runtime.container import container
+from .acting import Acting
 
 if TYPE_CHECKING:
-    from ..web.sesame.runtime import Sesame
-    from .actions import Actions
+    from ..runtime.sesame import Sesame
 
 #: In a console reset link's data: the typed address, saved once the link is used.
 SAVE_EMAIL = "save_email"
@@ -32,7 +32,7 @@ ACTIVATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 ACTIVATION_LENGTH = 16
 
 
-def _sesame(actions: Actions, action: str, account: Account) -> Sesame:
+def _sesame(actions: Acting, action: str, account: Account) -> Sesame:
     from flask import current_app
 
     s: Sesame | None = current_app.extensions.get("sesame")
@@ -41,9 +41,9 @@ def _sesame(actions: Actions, action: str, account: Account) -> Sesame:
     return s
 
 
-def _mail(actions: Actions, s: Sesame, template: str, to: str, **context: Any) -> None:
-    from ..mail import render_message
-    from ..web.sesame.runtime import public_link
+def _mail(actions: Acting, s: Sesame, template: str, to: str, **context: Any) -> None:
+    from ..runtime.mail import render_message
+    from ..runtime.sesame import public_link
 
     c = container()
     message = render_message(
@@ -61,7 +61,7 @@ def _now() -> float:
     return container().clock.now()
 
 
-def notify_action(actions: Actions, account: Account, what: str, to: str | None = None) -> None:
+def notify_action(actions: Acting, account: Account, what: str, to: str | None = None) -> None:
     """Tell the owner, at the address on file, what the console did to their access.
 
     Always, whatever the action (issue #11, item 1): a help-desk operator
@@ -71,7 +71,7 @@ def notify_action(actions: Actions, account: Account, what: str, to: str | None 
     """
     from flask import current_app
 
-    from ..web.sesame.runtime import utcnow
+    from ..runtime.sesame import utcnow
 
     s: Sesame | None = current_app.extensions.get("sesame")
     if s is None or not account.personal_email:
@@ -89,7 +89,7 @@ def notify_action(actions: Actions, account: Account, what: str, to: str | None 
     )
 
 
-def _active(actions: Actions, action: str, account: Account) -> None:
+def _active(actions: Acting, action: str, account: Account) -> None:
     if account.status is Status.NOT_ACTIVATED:
         actions.refuse(
             action, account, N_("This account is not activated yet: resend the activation instead.")
@@ -99,11 +99,11 @@ def _active(actions: Actions, action: str, account: Account) -> None:
 
 
 def send_reset_link(
-    actions: Actions, account: Account, to: str | None = None, save: bool = False
+    actions: Acting, account: Account, to: str | None = None, save: bool = False
 ) -> str:
     """Mail a reset link; returns the (masked) address it went to."""
     from ..accounts.tokens import Purpose, new_secret
-    from ..web.sesame.runtime import public_link
+    from ..runtime.sesame import public_link
 
     action = "reset_link"
     actions.check(action, account)
@@ -150,8 +150,8 @@ def send_reset_link(
     return masked
 
 
-def _send_sms(actions: Actions, s: Sesame, action: str, account: Account, text: str) -> None:
-    from ..web.sesame.runtime import sms_budget_allows
+def _send_sms(actions: Acting, s: Sesame, action: str, account: Account, text: str) -> None:
+    from ..runtime.sesame import sms_budget_allows
 
     if not sms_budget_allows():
         actions.refuse(action, account, N_("Today's SMS budget is spent: try again tomorrow."))
@@ -161,13 +161,13 @@ def _send_sms(actions: Actions, s: Sesame, action: str, account: Account, text: 
         actions.pending.append(future)
 
 
-def send_sms_link(actions: Actions, account: Account) -> str:
+def send_sms_link(actions: Acting, account: Account) -> str:
     """Text a reset link to the mobile on file; returns the masked number."""
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
     from ..accounts.tokens import Purpose, new_secret
-    from ..web.sesame.runtime import public_link
+    from ..runtime.sesame import public_link
 
     action = "reset_sms"
     actions.check(action, account)
@@ -208,13 +208,13 @@ def format_code(code: str) -> str:
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
-def resend_activation(actions: Actions, account: Account, channel: str) -> str:
+def resend_activation(actions: Acting, account: Account, channel: str) -> str:
     """A new activation code (the old one stops working) by ``mail``, ``sms`` or ``show``.
 
     Returns the masked destination, or the code itself for ``show``.
     """
     from ..accounts.tokens import digest
-    from ..web.sesame.runtime import public_link
+    from ..runtime.sesame import public_link
 
     action = "activation"
     actions.check(action, account)

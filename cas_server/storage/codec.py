@@ -10,7 +10,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from ..protocol.tickets import Authentication, Principal
+from ..protocol.cas.tickets import Authentication, Principal
 
 
 def dump_authentication(auth: Authentication) -> str:

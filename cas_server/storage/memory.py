@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..protocol.tickets import (
+from ..protocol.cas.tickets import (
     ProxyGrantingTicket,
     ServiceTicket,
     SingleLogoutTarget,

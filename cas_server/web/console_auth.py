@@ -32,12 +32,12 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from werkzeug.wrappers import Response
 
 from ..accounts.model import Account, Status
-from ..config import Settings
-from ..container import container
-from ..protocol.errors import CasError
-from ..protocol.services import RegisteredService
-from ..protocol.tickets import TicketGrantingTicket
-from ..protocol.validation import ValidationRequest
+from ..protocol.cas.errors import CasError
+from ..protocol.cas.services import RegisteredService
+from ..protocol.cas.tickets import TicketGrantingTicket
+from ..protocol.cas.validation import ValidationRequest
+from ..runtime.container import container
+from ..settings.server import Settings
 
 bp = Blueprint("console_auth", __name__, url_prefix="/_cas")
 login_manager = LoginManager()

@@ -32,8 +32,8 @@ from typing import Any
 from flask import Flask, current_app, g
 from flask_babel import get_locale, gettext
 
-from ..config import ConfigError
-from ..i18n import N_
+from ..accounts.i18n import N_
+from ..settings.server import ConfigError
 
 EXTENSION = "cas_wording"
 THEME_FILE = "theme.toml"
@@ -305,7 +305,7 @@ def sort_key(text: str) -> tuple[str, str, str]:
 def init_app(app: Flask, themes: Any) -> None:
     """Read and check the configuration's and the themes' wording; give templates their words.
 
-    ``themes`` is the :class:`~cas_server.web.theming.Themes` of the application.
+    ``themes`` is the :class:`~cas_server.runtime.themes.Themes` of the application.
     """
     settings = app.extensions["cas"].settings
     languages = tuple(settings.languages)

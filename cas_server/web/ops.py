@@ -20,10 +20,16 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
 
-from .. import metrics
-from ..container import container
-from ..infra import Infrastructure, Network
-from ..logs import REQUEST_ID_HEADER, configure_logging, new_request_id, watch_secret_routes
+from ..observability import metrics
+from ..observability.logs import (
+    REQUEST_ID_HEADER,
+    configure_logging,
+    new_request_id,
+    watch_secret_routes,
+)
+from ..runtime.container import container
+from ..runtime.infrastructure import Infrastructure
+from ..settings.infrastructure import Network
 
 log = logging.getLogger(__name__)
 # Headers a reverse proxy adds: without trusted proxies, a request that carries

@@ -16,9 +16,9 @@ from typing import Any
 
 from flask_babel import gettext, ngettext
 
+from ..accounts.i18n import N_, NP_
 from ..accounts.policy import PasswordPolicy, Violation
-from ..container import container
-from ..i18n import N_, NP_
+from ..runtime.container import container
 
 NEW_FIELD = "new_password"
 CONFIRM_FIELD = "confirm_password"

@@ -15,8 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from ..i18n import N_
-from ..protocol.ports import StoreUnavailable
+from ..accounts.i18n import N_
+from ..protocol.cas.ports import StoreUnavailable
 from .theming import render_page
 
 log = logging.getLogger(__name__)

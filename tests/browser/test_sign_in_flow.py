@@ -25,6 +25,7 @@ from cas_server.auth import Success
 from cas_server.auth.hashing import hash_password
 from cas_server.storage.sql.models import AccountRow, AuditEventRow
 from tests.browser.conftest import Stack
+from tests.support.cli import cli_runner
 
 try:
     from playwright.sync_api import expect
@@ -133,7 +134,7 @@ def add_account(
 
 def cas_server_cli(app: Any, command: str, stdin: str) -> None:
     """``cas-server COMMAND`` (the same click commands), in this process on the stack's app."""
-    result = app.test_cli_runner().invoke(args=command.split(), input=stdin)
+    result = cli_runner(app).invoke(args=command.split(), input=stdin)
     assert result.exit_code == 0, result.output
 
 

@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from cas_server.auth.ldap_pool import BindResult
+from cas_server.auth.ldap.pool import BindResult
 from tests.conftest import CasBrowser
 from tests.directory.conftest import PEOPLE
 from tests.web.admin_support import act, console_client, text

@@ -14,8 +14,8 @@ from cas_server import create_app
 from cas_server.accounts.model import Profile, Source, Status
 from cas_server.accounts.passwords import PasswordChange, PasswordRejected
 from cas_server.auth import Failure, Rejected, Success, Unavailable
-from cas_server.auth.ldap import decode_ppolicy
-from cas_server.auth.ldap_passwords import unicode_pwd
+from cas_server.auth.ldap.passwords import unicode_pwd
+from cas_server.auth.ldap.source import decode_ppolicy
 from tests.conftest import make_account, test_overrides
 from tests.directory.conftest import PEOPLE, ldap_settings
 from tests.servers import LdapServer, free_port

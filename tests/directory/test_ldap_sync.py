@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 from cas_server import create_app
 from cas_server.accounts.model import Source, Status
 from cas_server.auth import Success
-from cas_server.auth.ldap import LdapUserSource
-from cas_server.auth.ldap_sync import sync_directory
+from cas_server.auth.ldap.source import LdapUserSource
+from cas_server.auth.ldap.sync import sync_directory
 from cas_server.storage.sql.models import AccountRow, AuditEventRow
 from cas_server.storage.sql.shadow_accounts import SqlShadowAccounts
 from tests.conftest import make_account, test_overrides
 from tests.directory.conftest import PEOPLE, ldap_settings
 from tests.servers import LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LdapServer, free_port
+from tests.support.cli import cli_runner
 from tests.web.sesame_support import SesameBrowser
 
 # Every person of tests/data/ldap-people.ldif, and the one added here.
@@ -186,7 +187,7 @@ def test_a_directory_that_returns_nobody_disables_nobody(
         environ={},
     )
     try:
-        result = other.test_cli_runner().invoke(args=["ldap", "sync", "--disable-gone"])
+        result = cli_runner(other).invoke(args=["ldap", "sync", "--disable-gone"])
     finally:
         other.extensions["cas"].single_logout.executor.shutdown(wait=True)
         other.extensions["cas"].engine.dispose()
@@ -224,7 +225,7 @@ def test_an_unreachable_directory_exits_1_with_one_line(db_path: Path) -> None:
         environ={},
     )
     try:
-        result = app.test_cli_runner().invoke(args=["ldap", "sync"])
+        result = cli_runner(app).invoke(args=["ldap", "sync"])
     finally:
         app.extensions["cas"].single_logout.executor.shutdown(wait=True)
         app.extensions["cas"].engine.dispose()

@@ -16,8 +16,8 @@ from flask import Flask
 from lxml import etree  # type: ignore[import-untyped]
 
 from cas_server.accounts.model import Account
-from cas_server.protocol.errors import CasError
-from cas_server.protocol.validation import ValidationRequest
+from cas_server.protocol.cas.errors import CasError
+from cas_server.protocol.cas.validation import ValidationRequest
 from tests.e2e.conftest import HttpBrowser
 
 pytestmark = pytest.mark.e2e

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cas_server import create_app
-from cas_server.logs import JsonFormatter, RequestIdFilter
-from cas_server.protocol.ports import StoreUnavailable
+from cas_server.observability.logs import JsonFormatter, RequestIdFilter
+from cas_server.protocol.cas.ports import StoreUnavailable
 from tests.conftest import CasBrowser, make_account, test_overrides
 from tests.servers import RedisServer, free_port
 
@@ -159,7 +159,7 @@ def test_logging_format_is_chosen_by_configuration(db_path: Path) -> None:
 def test_bad_values_name_their_key(
     db_path: Path, section: str, values: dict[str, Any], key: str
 ) -> None:
-    from cas_server.config import ConfigError
+    from cas_server.settings.server import ConfigError
 
     with pytest.raises(ConfigError) as error:
         build(db_path, **{section: values})
@@ -238,7 +238,7 @@ def test_metrics_allow_list_and_token(db_path: Path) -> None:
 
 @pytest.mark.parametrize("allow", [["not-an-address"], ["10.0.0.0/33"], "127.0.0.1", [7]])
 def test_a_bad_metrics_allow_list_names_its_key(db_path: Path, allow: Any) -> None:
-    from cas_server.config import ConfigError
+    from cas_server.settings.server import ConfigError
 
     with pytest.raises(ConfigError) as error:
         build(db_path, metrics={"allow": allow})

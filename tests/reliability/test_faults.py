@@ -503,7 +503,7 @@ def test_ldap_down_mid_traffic_then_back(db_path: Path) -> None:
 
 # --- SMTP (the Sésame mails: reset links, activation and profile codes) --------------------
 #
-# What the product does (cas_server/mail.py): a page renders its mail and hands it
+# What the product does (cas_server/outbound/mail.py): a page renders its mail and hands it
 # to a background thread pool (T2), then answers at once. The thread opens one SMTP
 # connection per message; if that fails (refused, reset, timed out after
 # [mail] timeout) the message is dropped and one ERROR line is logged, naming the

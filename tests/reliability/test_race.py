@@ -33,7 +33,7 @@ def issue_tickets(deployment: Deployment, count: int) -> list[str]:
     """Service tickets of one SSO session, written by the real SQL ticket store's code."""
     from sqlalchemy import insert
 
-    from cas_server.protocol.tickets import (
+    from cas_server.protocol.cas.tickets import (
         Authentication,
         Principal,
         ServiceTicket,

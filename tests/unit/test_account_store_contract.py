@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from cas_server.accounts.directory import DirectoryPerson, ShadowConflict
 from cas_server.accounts.model import Profile, Source, Status
-from cas_server.audit import AuditTrail
+from cas_server.observability.audit import AuditTrail
 from cas_server.storage.sql.accounts import AccountExists, SqlAccountRepository
 from cas_server.storage.sql.db import make_engine
 from cas_server.storage.sql.migrate import upgrade

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cas_server.config import ConfigError, load_settings
+from cas_server.settings.server import ConfigError, load_settings
 
 TEST_SECRET = {"CAS_SECRET_KEY": "k" * 40}
 
@@ -114,8 +114,8 @@ def test_secure_cookies_and_hsts_follow_the_public_url(
 
 
 def _ldap_infra(mode: str, urls: list[str], **ldap: object) -> object:
-    from cas_server.config import load_raw
-    from cas_server.infra import load_infra_settings
+    from cas_server.settings.infrastructure import load_infra_settings
+    from cas_server.settings.server import load_raw
 
     raw = load_raw(
         environ={},
@@ -209,7 +209,7 @@ def test_lists_from_the_environment(raw: str) -> None:
 
 
 def test_an_empty_list_from_the_environment() -> None:
-    from cas_server.config import load_raw
+    from cas_server.settings.server import load_raw
 
     for raw in ("", "[]"):
         data = load_raw(environ={**TEST_SECRET, "CAS_LDAP__URLS": raw})
@@ -217,7 +217,7 @@ def test_an_empty_list_from_the_environment() -> None:
 
 
 def test_a_table_from_the_environment() -> None:
-    from cas_server.config import load_raw
+    from cas_server.settings.server import load_raw
 
     data = load_raw(environ={"CAS_LDAP__ATTRIBUTES": '{mail = "mail", cn = "cn"}'})
     assert data["ldap"]["attributes"] == {"mail": "mail", "cn": "cn"}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cas_server.accounts.policy import PasswordContext, char_class
-from cas_server.accounts.policy_config import PolicyError, policy_from_mapping
-from cas_server.config import ConfigError
+from cas_server.settings.policy_config import PolicyError, policy_from_mapping
+from cas_server.settings.server import ConfigError
 from cas_server.web.labels import read_theme_wording, read_wording, sort_key
 
 LANGUAGES = ("fr", "en")

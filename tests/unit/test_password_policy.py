@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cas_server.accounts.policies import load_policy
 from cas_server.accounts.policy import PasswordContext, PasswordPolicy, normalize_password
-from cas_server.accounts.policy_config import PolicyError, policy_from_mapping
 from cas_server.auth.hashing import hash_password, verify_password
+from cas_server.settings.policies import load_policy
+from cas_server.settings.policy_config import PolicyError, policy_from_mapping
 
 POLICIES = Path(__file__).resolve().parents[2] / "config" / "password-policies"
 CTX = PasswordContext(login="jdupont", full_name="Jean Dupont")

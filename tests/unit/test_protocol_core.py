@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cas_server.protocol.errors import (
+from cas_server.protocol.cas.errors import (
     InvalidProxyCallback,
     InvalidRequest,
     InvalidService,
@@ -16,16 +16,16 @@ from cas_server.protocol.errors import (
     UnauthorizedService,
     UnauthorizedServiceProxy,
 )
-from cas_server.protocol.login import LoginService
-from cas_server.protocol.services import AccessRule, RegisteredService, ServiceRegistry
-from cas_server.protocol.tickets import (
+from cas_server.protocol.cas.login import LoginService
+from cas_server.protocol.cas.services import AccessRule, RegisteredService, ServiceRegistry
+from cas_server.protocol.cas.tickets import (
     Principal,
     TicketLifetimes,
     new_ticket_id,
     ticket_prefix,
 )
-from cas_server.protocol.urls import flag, with_parameter
-from cas_server.protocol.validation import TicketValidator, ValidationRequest
+from cas_server.protocol.cas.urls import flag, with_parameter
+from cas_server.protocol.cas.validation import TicketValidator, ValidationRequest
 from cas_server.storage.memory import MemoryTicketRegistry
 from tests.fakes import FakeClock, RecordingCallback
 

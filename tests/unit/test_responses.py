@@ -1,4 +1,4 @@
-"""CAS 1.0/2.0/3.0 response documents (cas_server.protocol.responses)."""
+"""CAS 1.0/2.0/3.0 response documents (cas_server.protocol.cas.responses)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from cas_server.protocol import errors
-from cas_server.protocol.assertion import Assertion
-from cas_server.protocol.responses import (
+from cas_server.protocol.cas import errors
+from cas_server.protocol.cas.assertion import Assertion
+from cas_server.protocol.cas.responses import (
     FORMATS,
     JSON_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,

@@ -1,4 +1,4 @@
-"""SAML 1.1 /samlValidate (cas_server.protocol.saml), CAS 3.0 section 4.2."""
+"""SAML 1.1 /samlValidate (cas_server.protocol.cas.saml), CAS 3.0 section 4.2."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from cas_server.protocol import errors
-from cas_server.protocol.assertion import Assertion
-from cas_server.protocol.saml import (
+from cas_server.protocol.cas import errors
+from cas_server.protocol.cas.assertion import Assertion
+from cas_server.protocol.cas.saml import (
     MAX_REQUEST_BYTES,
     SAML_CONTENT_TYPE,
     SamlRequest,

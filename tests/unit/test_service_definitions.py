@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cas_server.service_definitions import ServiceDefinitionError, load_registry
+from cas_server.settings.services import ServiceDefinitionError, load_registry
 
 GOOD = """
 [[services]]

@@ -18,7 +18,6 @@ from cas_server.accounts.identity import (
 )
 from cas_server.accounts.joker import decoy_question, normalize_answer, parse_answer
 from cas_server.accounts.model import Account, Profile, Status
-from cas_server.accounts.policies import load_policy
 from cas_server.accounts.policy import PasswordContext
 from cas_server.accounts.recovery import Facts, facts_match, temporary_password
 from cas_server.accounts.tokens import (
@@ -30,6 +29,7 @@ from cas_server.accounts.tokens import (
     new_secret,
     normalize_code,
 )
+from cas_server.settings.policies import load_policy
 
 POLICIES = Path(__file__).resolve().parents[2] / "config" / "password-policies"
 TODAY = date(2026, 11, 22)

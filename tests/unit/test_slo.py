@@ -1,4 +1,4 @@
-"""Single logout message (cas_server.protocol.slo), CAS 3.0 2.3.3 and Appendix C."""
+"""Single logout message (cas_server.protocol.cas.slo), CAS 3.0 2.3.3 and Appendix C."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from cas_server.protocol.services import RegisteredService, ServiceRegistry
-from cas_server.protocol.slo import (
+from cas_server.protocol.cas.services import RegisteredService, ServiceRegistry
+from cas_server.protocol.cas.slo import (
     compress_message,
     front_channel_requests,
     front_channel_url,
@@ -20,8 +20,8 @@ from cas_server.protocol.slo import (
     logout_request,
     plan_logout,
 )
-from cas_server.protocol.tickets import SingleLogoutTarget
-from cas_server.protocol.urls import origin
+from cas_server.protocol.cas.tickets import SingleLogoutTarget
+from cas_server.protocol.cas.urls import origin
 
 SAMLP2 = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML2 = "urn:oasis:names:tc:SAML:2.0:assertion"

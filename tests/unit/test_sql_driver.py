@@ -188,7 +188,7 @@ def test_single_sign_on_from_a_remembered_session_still_sees_a_logout_elsewhere(
     tmp_path: Path,
 ) -> None:
     """Two workers on one database: this one remembers the session, the other ends it."""
-    from cas_server.protocol.tickets import (
+    from cas_server.protocol.cas.tickets import (
         Authentication,
         Principal,
         ServiceTicket,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cas_server.accounts.throttle import Attempt, CounterStore, Grant, Limit, Throttle
-from cas_server.storage.redis_counters import RedisCounterStore
-from cas_server.storage.redis_support import RedisSettings, make_client
+from cas_server.storage.redis.client import RedisSettings, make_client
+from cas_server.storage.redis.counters import RedisCounterStore
 from cas_server.storage.sql.counters import SqlCounterStore
 from cas_server.storage.sql.db import make_engine
 from cas_server.storage.sql.migrate import upgrade

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cas_server.protocol.tickets import (
+from cas_server.protocol.cas.tickets import (
     Authentication,
     Principal,
     ProxyGrantingTicket,
@@ -21,8 +21,8 @@ from cas_server.protocol.tickets import (
     ticket_digest,
 )
 from cas_server.storage.memory import MemoryTicketRegistry
-from cas_server.storage.redis_support import RedisSettings, make_client
-from cas_server.storage.redis_tickets import RedisTicketRegistry
+from cas_server.storage.redis.client import RedisSettings, make_client
+from cas_server.storage.redis.tickets import RedisTicketRegistry
 from cas_server.storage.sql.db import make_engine
 from cas_server.storage.sql.migrate import upgrade
 from cas_server.storage.sql.tickets import SqlTicketRegistry

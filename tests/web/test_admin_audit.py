@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from cas_server.storage.sql.models import AuditEventRow
 from tests.conftest import PASSWORD, CasBrowser, make_account
+from tests.support.cli import cli_runner
 from tests.web.admin_support import console_client, text
 
 
@@ -103,7 +104,7 @@ def test_record_shows_the_recent_events_of_the_account(app: Flask, admin: FlaskC
 
 
 def test_purge_keeps_the_retention(app: Flask, admin: FlaskClient) -> None:
-    runner = app.test_cli_runner()
+    runner = cli_runner(app)
     result = runner.invoke(args=["audit", "purge"])
     assert result.exit_code == 0, result.output
     assert "2 audit event(s) older than 365 days removed" in result.output

@@ -81,7 +81,7 @@ def test_helpdesk_may_act_but_not_import_or_grant_roles(app: Flask, camille: Acc
 
 
 def test_the_demo_admin_reaches_the_console(app: Flask) -> None:
-    from cas_server.demo import load_demo
+    from cas_server.demo.accounts import load_demo
 
     with app.app_context():
         list(load_demo(app.extensions["cas"]))

@@ -22,6 +22,7 @@ from cas_server.accounts.model import Account, Status
 from cas_server.auth import Success
 from cas_server.storage.sql.models import AccountRow, AuditEventRow
 from tests.conftest import PASSWORD, CasBrowser, make_account
+from tests.support.cli import cli_runner
 from tests.web.admin_support import UUID_RE, act, console_client, csrf, text
 from tests.web.sesame_support import PUBLIC_URL, SesameBrowser, SmsGateway, SmtpSink, body
 
@@ -220,7 +221,7 @@ def test_activation_code_by_mail_then_used(
 def test_the_same_situations_from_the_command_line(
     app: Flask, pupil: Account, smtp_sink: SmtpSink
 ) -> None:
-    runner = app.test_cli_runner()
+    runner = cli_runner(app)
     found = runner.invoke(args=["users", "search", "dédé"])
     assert found.exit_code == 0 and "eleve11.dedpt" in found.output
     shown = runner.invoke(args=["users", "show", "eleve11.dedpt"])

@@ -21,6 +21,7 @@ from cas_server.accounts.model import Account
 from cas_server.auth import Success
 from cas_server.storage.sql.models import AccountRow, AuditEventRow
 from tests.conftest import PASSWORD, CasBrowser, make_account
+from tests.support.cli import cli_runner
 from tests.web.admin_support import act, console_client, csrf, text
 from tests.web.sesame_support import SmtpSink, body
 
@@ -175,7 +176,7 @@ def test_linking_needs_both_accounts_in_reach(app: Flask, boss: Account, student
 
 
 def test_the_command_line_still_acts_on_admins(app: Flask, boss: Account) -> None:
-    runner = app.test_cli_runner()
+    runner = cli_runner(app)
     result = runner.invoke(args=["users", "lock", "boss"])
     assert result.exit_code == 0, result.output
     assert _row(app, boss.uuid).status == "locked"

@@ -13,8 +13,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from cas_server.config import load_settings
+from cas_server.settings.server import load_settings
 from tests.conftest import PASSWORD, CasBrowser, make_account
+from tests.support.cli import cli_runner
 from tests.web.admin_support import console_client, csrf, sign_in
 
 SESSION_COOKIE = "cas_session"
@@ -28,7 +29,7 @@ def operator(app: Flask, login: str = "desk") -> FlaskClient:
 
 
 def cli(app: Flask, *args: str) -> str:
-    result = app.test_cli_runner().invoke(args=list(args))
+    result = cli_runner(app).invoke(args=list(args))
     assert result.exit_code == 0, result.output
     return str(result.output)
 

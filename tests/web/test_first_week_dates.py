@@ -20,7 +20,7 @@ from flask_babel import force_locale
 from sqlalchemy import update
 
 from cas_server import create_app
-from cas_server.mail import render_message
+from cas_server.runtime.mail import render_message
 from cas_server.storage.sql.models import AccountRow
 from tests.conftest import make_account, test_overrides
 from tests.web.admin_support import console_client, text
@@ -124,7 +124,7 @@ def test_no_mail_template_says_utc_next_to_a_local_time() -> None:
 def test_the_lockout_message_gives_its_end_in_words_and_local_time(
     app: Flask, language: str, expected: str
 ) -> None:
-    from cas_server.web.cas import _locked_message
+    from cas_server.web.cas.login import _locked_message
 
     with app.test_request_context("/"), force_locale(language):
         message = _locked_message(WINTER.timestamp())

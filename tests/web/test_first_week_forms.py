@@ -378,7 +378,7 @@ def test_a_theme_names_its_institution_once(themed: Any, theme: str, name: str) 
 
 
 def test_a_theme_name_must_be_text(tmp_path: Path) -> None:
-    from cas_server.web.theming import Themes
+    from cas_server.runtime.themes import Themes
 
     for folder in ("default", "broken"):
         (tmp_path / folder).mkdir()

@@ -12,6 +12,7 @@ from lxml import etree
 
 from cas_server.accounts.model import Account
 from tests.conftest import DATA, CasBrowser
+from tests.support.cli import cli_runner
 
 CAS = {"cas": "http://www.yale.edu/tp/cas"}
 APP = "https://app.example.org/"  # tests/data/services.toml: no cas2_attributes key
@@ -161,7 +162,7 @@ def test_a_service_can_say_no_to_a_global_default_of_yes(
 def test_services_check_and_the_console_show_it(app: Any) -> None:
     from tests.web.admin_support import console_client, text
 
-    result = app.test_cli_runner().invoke(args=["services", "check"])
+    result = cli_runner(app).invoke(args=["services", "check"])
     assert result.exit_code == 0, result.output
     moodle = result.output.split(" moodle (", 1)[1].split("from:", 1)[0]
     assert "(also on CAS 2.0 /serviceValidate)" in moodle

@@ -28,7 +28,7 @@ from sqlalchemy import insert
 
 from cas_server import create_app
 from cas_server.accounts.model import Profile
-from cas_server.mail import render_message
+from cas_server.runtime.mail import render_message
 from cas_server.storage.sql.models import AuditEventRow
 from tests.conftest import PASSWORD, CasBrowser, make_account, test_overrides
 from tests.web.admin_support import act, console_client, text

@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from cas_server.accounts.model import Account
-from cas_server.protocol.tickets import SingleLogoutTarget
+from cas_server.protocol.cas.tickets import SingleLogoutTarget
 from tests.conftest import DATA, CasBrowser
 from tests.web.test_single_logout import (
     LogoutEndpoint,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from cas_server.accounts.model import Account
 from cas_server.storage.sql.models import AccountRow, AuditEventRow
 from tests.conftest import PASSWORD, CasBrowser, make_account
+from tests.support.cli import cli_runner
 from tests.web.admin_support import act, console_client, csrf
 from tests.web.sesame_support import PUBLIC_URL, SmtpSink, body, drained
 
@@ -149,7 +150,7 @@ def test_the_command_line_ends_earlier_links_and_tells_the_owner(
     app: Flask, desk: FlaskClient, pupil: Account, smtp_sink: SmtpSink
 ) -> None:
     link = reset_link(app, desk, pupil, smtp_sink)
-    result = app.test_cli_runner().invoke(
+    result = cli_runner(app).invoke(
         args=["users", "set-password", "eleve", "--password-stdin"], input=CHOSEN + "\n"
     )
     assert result.exit_code == 0, result.output

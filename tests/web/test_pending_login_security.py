@@ -24,6 +24,7 @@ from cas_server.accounts.tokens import Purpose
 from cas_server.storage.sql.models import AccountRow, OneTimeTokenRow
 from cas_server.storage.sql.tokens import SqlTokenStore
 from tests.conftest import PASSWORD, CasBrowser, make_account, test_overrides
+from tests.support.cli import cli_runner
 
 APP = "https://app.example.org/"
 SESSION_COOKIE = "cas_session"
@@ -94,7 +95,7 @@ def assert_expired(response: Any, client: FlaskClient) -> None:
 
 
 def cli(app: Flask, *args: str) -> str:
-    result = app.test_cli_runner().invoke(args=list(args))
+    result = cli_runner(app).invoke(args=list(args))
     assert result.exit_code == 0, result.output
     return str(result.output)
 
@@ -388,7 +389,8 @@ def test_on_postgresql(postgres_url: str, db_path: Path, charters: Path) -> None
 def test_ending_the_sessions_cancels_the_waiting_sign_in_itself(capp: Flask) -> None:
     """The waiting sign-in's token is cancelled by "End all SSO sessions", not only
     detected afterwards through the audit trail."""
-    from cas_server.admin.actions import CLI, Actions
+    from cas_server.admin.acting import CLI
+    from cas_server.admin.actions import Actions
 
     client = capp.test_client()
     at_charter(client)

@@ -180,7 +180,7 @@ def test_joker_guesses_are_throttled_per_address(app: Flask, lea: Account) -> No
     state.settings = replace(
         state.settings, limits=replace(state.settings.limits, joker_attempts=2)
     )
-    from cas_server.web.sesame.runtime import make_throttles
+    from cas_server.runtime.sesame import make_throttles
 
     with app.app_context():
         state.joker_throttle, state.joker_ip_throttle = make_throttles(state.settings)

@@ -15,10 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cas_server import captcha, create_app
-from cas_server.config import ConfigError
-from cas_server.mail import ConsoleLog, LoggedMessage, Message, make_outbox
-from cas_server.sesame_settings import load_sesame_settings
-from cas_server.sms import render_body
+from cas_server.outbound.mail import ConsoleLog, LoggedMessage, Message, make_outbox
+from cas_server.outbound.sms import render_body
+from cas_server.settings.server import ConfigError
+from cas_server.settings.sesame import load_sesame_settings
 from tests.conftest import make_account, test_overrides
 from tests.web.sesame_support import SesameBrowser, SmtpSink, body
 
@@ -93,7 +93,7 @@ def test_console_backend_keeps_the_last_fifty(tmp_path: Path, caplog: Any) -> No
     ).mail
     console = ConsoleLog(tmp_path / "outbox")
     outbox = make_outbox(settings, "https://cas.example.org", console)
-    with caplog.at_level(logging.INFO, logger="cas_server.mail"):
+    with caplog.at_level(logging.INFO, logger="cas_server.outbound.mail"):
         futures = [
             outbox.send(Message(f"u{i}@example.org", f"Subject {i}", "Body")) for i in range(55)
         ]
@@ -107,7 +107,7 @@ def test_console_backend_keeps_the_last_fifty(tmp_path: Path, caplog: Any) -> No
 
 
 def _raw() -> dict[str, dict[str, Any]]:
-    from cas_server.config import load_raw
+    from cas_server.settings.server import load_raw
 
     return load_raw(environ={})
 

@@ -23,9 +23,9 @@ from ...accounts.console import (
     clean_query,
     search_key,
 )
+from ...accounts.i18n import N_
 from ...accounts.model import Status, normalize_login
-from ...i18n import N_
-from ...protocol.tickets import TICKET_GRANTING_TICKET
+from ...protocol.cas.tickets import TICKET_GRANTING_TICKET
 from .accounts import SqlAccountRepository
 from .audit_queries import SqlAuditQueries
 from .models import AccountLinkRow, AccountRow, CharterAcceptanceRow, TicketRow

@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from ...protocol.ports import StoreUnavailable
+from ...protocol.cas.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from ...accounts.csv_import import Plan, Rejected, Row, make_login
+from ...accounts.i18n import N_
 from ...accounts.model import Profile, Source, Status
-from ...i18n import N_
 from .models import AccountRow
 
 UPDATABLE = (

@@ -1,5 +1,5 @@
 """Shadow accounts of directory people (source ``ldap``), created or refreshed at sign-in
-or by ``cas-server ldap sync`` (:mod:`cas_server.auth.ldap_sync`)."""
+or by ``cas-server ldap sync`` (:mod:`cas_server.auth.ldap.sync`)."""
 
 from __future__ import annotations
 

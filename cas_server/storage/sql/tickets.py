@@ -21,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 
-from ...protocol.tickets import (
+from ...protocol.cas.tickets import (
     PROXY_GRANTING_TICKET,
     PROXY_TICKET,
     SERVICE_TICKET,

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask
+from flask import Flask
 from flask_login import current_user
 
 from ...accounts.console import may
 from ...admin import init_admin
+from .blueprint import bp
 from .support import label, when
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.context_processor

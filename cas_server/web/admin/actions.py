@@ -17,13 +17,13 @@ from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from ...accounts.console import CONSOLE_ROLES, mask_email, mask_mobile, may, may_act_on, rank
+from ...accounts.i18n import N_
 from ...accounts.model import Account
 from ...admin import messages
-from ...admin.actions import Refused
-from ...container import container
-from ...i18n import N_
+from ...admin.acting import Refused
+from ...runtime.container import container
 from ..passwords import password_form_context, read_new_password
-from . import bp
+from .blueprint import bp
 from .support import Form, account_or_404, actions, console, me, page
 
 Handler = Callable[[Account, Form], Any]

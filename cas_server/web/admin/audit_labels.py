@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from flask_babel import gettext
 
-from ...i18n import N_
+from ...accounts.i18n import N_
 
 AUDIT_AREAS: Mapping[str, str] = {
     "sesame": N_("Self-service"),

@@ -16,13 +16,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from ...accounts.csv_import import Rejected
+from ...accounts.i18n import N_
 from ...admin import admin
-from ...admin.actions import Refused
+from ...admin.acting import Refused
 from ...admin.imports import discard, run_import, stage, staged
-from ...i18n import N_
 from ...storage.sql.importer import ImportReport
 from ..security import csrf
-from . import bp
+from .blueprint import bp
 from .support import Form, actions, console, label, me, page
 
 SHOWN = 500  # lines listed per section of a report

@@ -6,13 +6,13 @@ from typing import Any
 
 from flask_babel import gettext
 
+from ...accounts.i18n import N_
 from ...admin import admin
-from ...container import container
-from ...i18n import N_
-from ...protocol.services import RegisteredService
+from ...protocol.cas.services import RegisteredService
+from ...runtime.container import container
 from ...storage.sql.console import session_counts
 from ...storage.sql.tickets import SqlTicketRegistry
-from . import bp
+from .blueprint import bp
 from .support import console, page, page_number
 
 # Descriptions the server writes itself (web/console_auth.py internal_service), in

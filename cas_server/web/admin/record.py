@@ -9,10 +9,11 @@ from flask import abort
 from ...accounts.charter import charter_for
 from ...accounts.console import AuditFilter, may_act_on, rank
 from ...admin import admin
-from ...admin.actions import Actions, Actor
-from ...container import container
+from ...admin.acting import Actor
+from ...admin.actions import Actions
+from ...runtime.container import container
 from ..labels import attribute_rows
-from . import bp
+from .blueprint import bp
 from .support import account_or_404, actions, console, me, page
 
 RECENT_EVENTS = 15

@@ -8,7 +8,7 @@ from flask import request
 
 from ...accounts.console import clean_query
 from ...admin import admin
-from . import bp
+from .blueprint import bp
 from .support import console, page, page_number
 
 

@@ -12,10 +12,11 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from ...accounts.console import CONSOLE_ROLES, may
+from ...accounts.i18n import N_
 from ...accounts.model import Account
-from ...admin.actions import Actions, Actor, Refused
-from ...container import container
-from ...i18n import N_
+from ...admin.acting import Actor, Refused
+from ...admin.actions import Actions
+from ...runtime.container import container
 from .. import dates
 from ..console_auth import require_account
 from ..labels import attribute_label, profile_label

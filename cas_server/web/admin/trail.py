@@ -16,13 +16,13 @@ from typing import Any
 from flask import Response, request, stream_with_context
 
 from ...accounts.console import AuditFilter
+from ...accounts.i18n import N_
 from ...accounts.model import normalize_login
 from ...admin import admin
-from ...container import container
-from ...i18n import N_
+from ...runtime.container import container
 from ..labels import sort_key
-from . import bp
 from .audit_labels import audit_action_label
+from .blueprint import bp
 from .support import Form, actions, console, page, page_number
 
 COLUMNS = ("at", "action", "outcome", "login", "account_uuid", "actor", "ip", "details")

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, url_for
+from flask import Flask, abort, url_for
 from flask_babel import gettext as _
 
-from ...container import container
+from ...runtime.container import container
+from ...settings.profile import load_profile_settings
 from ..security import error_page
+from .blueprint import bp
 from .runtime import SourceUnavailable, day, make_profile, profile, when
-from .settings import load_profile_settings
-
-bp = Blueprint("profile", __name__, url_prefix="/profile")
 
 
 def login_links() -> list[tuple[str, str]]:

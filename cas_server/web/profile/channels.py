@@ -18,6 +18,7 @@ from flask import redirect, session, url_for
 from flask_babel import gettext as _
 
 from ...accounts.console import mask_email, mask_mobile
+from ...accounts.i18n import N_
 from ...accounts.identity import (
     InputError,
     has_control_characters,
@@ -27,22 +28,13 @@ from ...accounts.identity import (
 )
 from ...accounts.model import Account
 from ...accounts.tokens import Purpose, code_digest, new_code, new_secret, normalize_code
-from ...container import container
-from ...i18n import N_
+from ...runtime.container import container
+from ...runtime.sesame import now, sesame, sms_budget_allows, utcnow
 from ..dates import when
 from ..security import error_page
 from ..sesame.forms import Form
-from ..sesame.runtime import (
-    limit_lifts_at,
-    may_send,
-    now,
-    send_mail,
-    send_sms,
-    sesame,
-    sms_budget_allows,
-    utcnow,
-)
-from . import bp
+from ..sesame.runtime import limit_lifts_at, may_send, send_mail, send_sms
+from .blueprint import bp
 from .runtime import (
     account,
     audit,

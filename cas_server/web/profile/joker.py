@@ -11,11 +11,11 @@ from typing import Any
 
 from ...accounts.joker import QUESTIONS, parse_answer, parse_question
 from ...accounts.model import Account
-from ...container import container
+from ...runtime.container import container
+from ...runtime.sesame import sesame, utcnow
 from ..sesame.forms import Form
 from ..sesame.pages import joker_questions
-from ..sesame.runtime import sesame, utcnow
-from . import bp
+from .blueprint import bp
 from .runtime import (
     account,
     audit,

@@ -20,18 +20,18 @@ from typing import Any
 from flask import abort, redirect, request, url_for
 from flask_babel import gettext as _
 
+from ...accounts.i18n import N_
 from ...accounts.model import Account, normalize_login
 from ...auth import Failure, Success, Unavailable
 from ...auth.throttled import throttled_authenticate, typed_key
-from ...container import container
-from ...i18n import N_
+from ...runtime.container import container
 from ...storage.sql.console import ConsoleError
-from ..cas import FAILURE_MESSAGES
+from ..cas.login import FAILURE_MESSAGES
 from ..passwords import MAX_PASSWORD_FIELD
 from ..security import error_page
 from ..sesame.forms import Form, read_text
 from ..sesame.runtime import client_ip
-from . import bp
+from .blueprint import bp
 from .runtime import account, audit, confirm, done, page, profile, signed_in, when
 
 

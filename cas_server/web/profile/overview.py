@@ -21,10 +21,10 @@ from ...accounts.console import AuditFilter
 from ...accounts.joker import QUESTIONS
 from ...accounts.model import Account
 from ...accounts.profile import RecoveryData, export_document, export_filename
-from ...container import container
+from ...runtime.container import container
+from ...runtime.sesame import language, sesame, utcnow
 from ..labels import attribute_rows, profile_label
-from ..sesame.runtime import language, sesame, utcnow
-from . import bp
+from .blueprint import bp
 from .runtime import account, audit, page, profile, signed_in, when
 
 

@@ -16,17 +16,17 @@ from typing import Any
 from flask import make_response, request
 from werkzeug.wrappers import Response
 
+from ...accounts.i18n import N_
 from ...accounts.model import Account
 from ...accounts.passwords import PasswordChange, PasswordRejected
-from ...container import container
-from ...i18n import N_
-from ...protocol.tickets import Principal, TicketGrantingTicket
+from ...protocol.cas.tickets import Principal, TicketGrantingTicket
+from ...runtime.container import container
+from ...runtime.sesame import now, sesame
+from ..cas.login_support import set_tgc
 from ..console_auth import follow_sso_session
-from ..login_support import set_tgc
 from ..sesame.forms import Form, read_password
 from ..sesame.pages import password_fields
-from ..sesame.runtime import now, sesame
-from . import bp
+from .blueprint import bp
 from .runtime import (
     account,
     audit,

@@ -17,11 +17,13 @@ from flask import current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
+from ...accounts.i18n import N_
 from ...accounts.model import Account
 from ...accounts.throttle import Limit, Throttle
 from ...auth import Rejected, Success, Unavailable
-from ...container import container
-from ...i18n import N_
+from ...runtime.container import container
+from ...runtime.sesame import now, public_link, utcnow
+from ...settings.profile import ProfileSettings
 from ...storage.sql.console import SqlConsoleStore
 from ...storage.sql.profile import SqlProfileStore
 from .. import dates
@@ -29,9 +31,8 @@ from ..console_auth import require_account, sign_in_url
 from ..passwords import MAX_PASSWORD_FIELD
 from ..security import error_page
 from ..sesame.forms import Form
-from ..sesame.runtime import client_ip, now, public_link, send_mail, utcnow
+from ..sesame.runtime import client_ip, send_mail
 from ..theming import render_page
-from .settings import ProfileSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -21,16 +21,17 @@ from flask import Blueprint, Flask, abort, url_for
 from flask_babel import gettext as _
 
 from ...auth.hashing import dummy_hash
-from ...container import container
-from ...mail import ConsoleLog, make_outbox
-from ...sesame_settings import load_sesame_settings
-from ...sms import make_sms_sender
+from ...outbound.mail import ConsoleLog, make_outbox
+from ...outbound.sms import make_sms_sender
+from ...runtime.container import container
+from ...runtime.sesame import Sesame, language, make_throttles, sesame
+from ...settings.sesame import load_sesame_settings
 from ...storage.sql.sesame import SqlSesameStore
 from ..security import error_page
 from ..theming import render_page
-from .runtime import Sesame, language, make_throttles, sesame, start_later
+from .blueprint import bp
+from .runtime import start_later
 
-bp = Blueprint("sesame", __name__, url_prefix="/sesame")
 demo_bp = Blueprint("sesame_demo", __name__)
 URL_RE = re.compile(r"https?://[^\s<>\"']+")
 

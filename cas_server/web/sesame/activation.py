@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ...accounts.charter import Charter, charter_for
+from ...accounts.i18n import N_
 from ...accounts.identity import normalize_email, parse_email, parse_mobile
 from ...accounts.joker import parse_answer, parse_question
 from ...accounts.model import Account
@@ -34,9 +35,10 @@ from ...accounts.tokens import (
     normalize_activation_code,
     normalize_code,
 )
-from ...container import container
-from ...i18n import N_
-from . import bp, challenge
+from ...runtime.container import container
+from ...runtime.sesame import now, sesame, utcnow
+from . import challenge
+from .blueprint import bp
 from .forms import Form, read_checkbox, read_identification, read_password
 from .pages import expired, identifier_kinds, joker_questions, page, password_fields, too_many
 from .runtime import (
@@ -48,13 +50,10 @@ from .runtime import (
     later,
     may_send,
     may_text,
-    now,
     read_alike,
     recall,
     remember,
     send_mail,
-    sesame,
-    utcnow,
 )
 from .steps import StepExpired
 

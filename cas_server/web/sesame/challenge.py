@@ -15,10 +15,10 @@ from typing import Any
 from flask import current_app, request, session, url_for
 
 from ... import captcha
-from ...container import container
-from ...i18n import N_
+from ...accounts.i18n import N_
+from ...runtime.container import container
+from ...runtime.sesame import language, now, sesame
 from .forms import Form
-from .runtime import language, now, sesame
 
 SESSION_KEY = "captcha"
 MAX_AGE = 1200.0

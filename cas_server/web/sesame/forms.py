@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from flask import request
 from flask_babel import gettext
 
+from ...accounts.i18n import N_
 from ...accounts.identity import (
     Identification,
     IdentifierKind,
@@ -23,7 +24,6 @@ from ...accounts.identity import (
     parse_identifier,
     parse_kind,
 )
-from ...i18n import N_
 from ..passwords import MAX_PASSWORD_FIELD, read_new_password
 
 T = TypeVar("T")

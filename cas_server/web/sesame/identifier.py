@@ -14,24 +14,16 @@ from typing import Any
 from flask import url_for
 from flask_babel import gettext as _
 
+from ...accounts.i18n import N_
 from ...accounts.identity import parse_email
 from ...accounts.joker import MAX_ANSWER_LENGTH, QUESTIONS
 from ...accounts.model import Account, Status
-from ...i18n import N_
-from . import bp, challenge
+from ...runtime.sesame import public_link, sesame, utcnow
+from . import challenge
+from .blueprint import bp
 from .forms import Form, read_identification, read_text
 from .pages import expired, identifier_kinds, page, too_many
-from .runtime import (
-    audit,
-    ip_allowed,
-    later,
-    may_send,
-    public_link,
-    read_alike,
-    send_mail,
-    sesame,
-    utcnow,
-)
+from .runtime import audit, ip_allowed, later, may_send, read_alike, send_mail
 from .steps import check_joker, current_joker, joker_locked, start_joker
 
 MAILED_STATUSES = (Status.ACTIVE, Status.NOT_ACTIVATED)

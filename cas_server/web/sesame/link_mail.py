@@ -15,7 +15,8 @@ from functools import partial
 from ...accounts.model import Account
 from ...accounts.recovery import may_recover
 from ...accounts.tokens import Purpose, new_secret
-from .runtime import audit, later, may_send, now, public_link, send_mail, sesame
+from ...runtime.sesame import now, public_link, sesame
+from .runtime import audit, later, may_send, send_mail
 
 LINK_PURPOSES = {
     "email": Purpose.RESET_LINK,

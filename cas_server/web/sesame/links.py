@@ -20,6 +20,7 @@ from babel import Locale
 from flask import url_for
 from flask_babel import gettext as _
 
+from ...accounts.i18n import N_
 from ...accounts.identity import parse_email
 from ...accounts.model import Account
 from ...accounts.passwords import PasswordChange, PasswordRejected
@@ -33,10 +34,11 @@ from ...accounts.recovery import (
 )
 from ...accounts.throttle import Attempt
 from ...accounts.tokens import Purpose, looks_like_secret
-from ...container import container
-from ...i18n import N_
+from ...runtime.container import container
+from ...runtime.sesame import language, now, sesame, utcnow
 from ..labels import sort_key
-from . import bp, challenge
+from . import challenge
+from .blueprint import bp
 from .forms import Form, read_checkbox, read_password, read_text
 from .link_mail import LINK_PURPOSES, send_links
 from .pages import expired, page, too_many
@@ -47,13 +49,9 @@ from .runtime import (
     end_sessions,
     even_out,
     ip_allowed,
-    language,
-    now,
     read_alike,
     send_mail,
-    sesame,
     stand_in,
-    utcnow,
 )
 from .steps import StepExpired, complete_reset, reset_charter
 

@@ -8,11 +8,11 @@ from flask_babel import gettext as _
 
 from ...accounts.identity import IDENTIFIER_HINTS, IDENTIFIER_LABELS
 from ...accounts.joker import QUESTIONS
+from ...runtime.sesame import sesame
 from ..passwords import password_form_context
 from ..security import error_page
 from ..theming import render_page
 from .forms import Form
-from .runtime import sesame
 
 
 def page(name: str, form: Form | None = None, status: int | None = None, **context: Any) -> Any:

@@ -15,30 +15,20 @@ from typing import Any
 from flask import redirect, url_for
 from flask_babel import gettext as _
 
+from ...accounts.i18n import N_
 from ...accounts.identity import IdentifierKind, parse_identifier
 from ...accounts.joker import MAX_ANSWER_LENGTH, QUESTIONS
 from ...accounts.model import Account
 from ...accounts.passwords import PasswordRejected
 from ...accounts.recovery import may_recover
 from ...accounts.tokens import Purpose, code_digest, new_code, new_secret, normalize_code
-from ...container import container
-from ...i18n import N_
-from . import bp, challenge
+from ...runtime.container import container
+from ...runtime.sesame import now, sesame, utcnow
+from . import challenge
+from .blueprint import bp
 from .forms import Form, read_checkbox, read_identification, read_password, read_text
 from .pages import expired, identifier_kinds, page, password_fields, too_many
-from .runtime import (
-    audit,
-    forget,
-    ip_allowed,
-    later,
-    may_text,
-    now,
-    read_alike,
-    recall,
-    remember,
-    sesame,
-    utcnow,
-)
+from .runtime import audit, forget, ip_allowed, later, may_text, read_alike, recall, remember
 from .steps import (
     StepExpired,
     check_joker,

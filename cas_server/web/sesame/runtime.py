@@ -5,58 +5,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from flask import Flask, current_app, g, request, session, url_for
-from flask_babel import force_locale, get_locale
+from flask import Flask, current_app, g, request, session
+from flask_babel import force_locale
 
 from ...accounts.model import Account
-from ...accounts.throttle import Limit, Throttle
-from ...container import container
-from ...mail import ConsoleLog, Outbox, render_message
-from ...sesame_settings import SesameSettings
-from ...sms import SmsSender
-from ...storage.sql.sesame import SqlSesameStore
-from ...storage.sql.tokens import SqlTokenStore
-from ..theming import current_chain
+from ...runtime.container import container
+from ...runtime.mail import render_message
+from ...runtime.sesame import language, now, public_link, sesame, sms_budget_allows
+from ...runtime.themes import current_chain
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "sesame"
 LATER_KEY = "sesame_later"  # in g: the background work of this request, not started yet
-
-
-@dataclass
-class Sesame:
-    settings: SesameSettings
-    store: SqlSesameStore
-    tokens: SqlTokenStore
-    outbox: Outbox
-    sms: SmsSender
-    console: ConsoleLog
-    joker_throttle: Throttle  # wrong joker answers / facts / numbers, per person (T12)
-    joker_ip_throttle: Throttle  # the same, per address
-    dummy_hash: str  # checked against when there is no joker, so it costs the same
-
-    def close(self) -> None:
-        self.outbox.close()
-        self.sms.close()
-
-
-def sesame() -> Sesame:
-    return current_app.extensions["sesame"]  # type: ignore[no-any-return]
-
-
-def make_throttles(settings: SesameSettings) -> tuple[Throttle, Throttle]:
-    counters = container().counters
-    limits = settings.limits
-    limit = Limit(limits.joker_attempts, limits.joker_window, limits.joker_window)
-    ip_limit = Limit(limits.joker_attempts * 4, limits.joker_window, limits.joker_window)
-    return Throttle(counters, limit, "joker"), Throttle(counters, ip_limit, "joker-ip")
 
 
 # Request data -----------------------------------------------------------------
@@ -64,18 +28,6 @@ def make_throttles(settings: SesameSettings) -> tuple[Throttle, Throttle]:
 
 def client_ip() -> str:
     return request.remote_addr or "unknown"
-
-
-def now() -> float:
-    return container().clock.now()
-
-
-def utcnow() -> datetime:
-    return datetime.fromtimestamp(now(), UTC)
-
-
-def language() -> str:
-    return str(get_locale() or container().settings.default_language)
 
 
 def remember(key: str, value: str) -> None:
@@ -95,15 +47,6 @@ def forget(*keys: str) -> None:
     for key in keys:
         state.pop(key, None)
     session[SESSION_KEY] = state
-
-
-def public_link(endpoint: str, **values: Any) -> str:
-    """An absolute link for a mail, from ``server.public_url``, never the Host header (T3)."""
-    path = url_for(endpoint, **values)
-    root = request.script_root
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    return container().settings.public_url + path
 
 
 # Limits (T8) ------------------------------------------------------------------
@@ -199,18 +142,6 @@ def may_text(account: Account | None, action: str, *, typed: str) -> bool:
             later(partial(audit, action, "sms_budget_exhausted", real), "audit")
         return False
     return real is not None
-
-
-def sms_budget_allows(spend: bool = True) -> bool:
-    """The server-wide daily SMS budget (T8): the cost of a flood is capped.
-
-    ``spend`` False: the same counter work on a stand-in key, for a request
-    that sends nothing but must cost what one that sends does (T2).
-    """
-    budget = sesame().settings.sms.daily_budget
-    day = time.strftime("%Y-%m-%d", time.gmtime(now()))
-    key = f"sms-budget:{day}" if spend else f"sms-budget-stand-in:{day}"
-    return container().counters.hit(key, now(), 86400) <= budget
 
 
 def read_alike(found: object, typed: str) -> None:

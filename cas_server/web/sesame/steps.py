@@ -23,22 +23,11 @@ from ...accounts.passwords import PasswordChange
 from ...accounts.recovery import may_recover
 from ...accounts.throttle import Attempt
 from ...accounts.tokens import Purpose, new_secret
-from ...container import container
+from ...runtime.container import container
+from ...runtime.sesame import now, sesame, utcnow
 from ...storage.sql.tokens import NO_LIMIT
 from .pages import too_many
-from .runtime import (
-    audit,
-    client_ip,
-    end_sessions,
-    even_out,
-    forget,
-    now,
-    recall,
-    remember,
-    send_mail,
-    sesame,
-    utcnow,
-)
+from .runtime import audit, client_ip, end_sessions, even_out, forget, recall, remember, send_mail
 
 JOKER = "joker"
 JOKER_KEY = "joker_key"

@@ -1,0 +1,55 @@
+"""The objects one running server is made of, built once by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import current_app
+from sqlalchemy import Engine
+
+from ..accounts.charter import Charter
+from ..accounts.passwords import PasswordService
+from ..accounts.throttle import CounterStore, Throttle
+from ..auth import UserSource
+from ..observability.audit import AuditTrail
+from ..outbound.http import HttpClient, SingleLogoutNotifier
+from ..protocol.cas.login import LoginService
+from ..protocol.cas.ports import Clock, TicketRegistry
+from ..protocol.cas.services import ServiceRegistry
+from ..protocol.cas.validation import TicketValidator
+from ..settings.server import Settings
+from ..storage.sql.accounts import SqlAccountRepository
+from .themes import Themes
+
+if TYPE_CHECKING:
+    from .infrastructure import Infrastructure
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    services: ServiceRegistry
+    tickets: TicketRegistry
+    accounts: SqlAccountRepository
+    user_source: UserSource
+    login: LoginService
+    validator: TicketValidator
+    http: HttpClient
+    single_logout: SingleLogoutNotifier
+    audit: AuditTrail
+    themes: Themes
+    passwords: PasswordService
+    charters: tuple[Charter, ...]
+    counters: CounterStore
+    login_throttle: Throttle
+    ip_throttle: Throttle
+    # Shared backends (Redis, LDAP pool) and operations settings (runtime.infrastructure).
+    infra: Infrastructure | None = None
+
+
+def container() -> Container:
+    """The running server's objects, from inside a request or app context."""
+    return current_app.extensions["cas"]  # type: ignore[no-any-return]

@@ -1,0 +1,173 @@
+"""Pieces shared by the login views: parameters, cookies, redirects, the form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask import current_app, make_response, redirect, request
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from ...protocol.cas.errors import ServiceNotAuthorized
+from ...protocol.cas.services import RegisteredService
+from ...protocol.cas.tickets import ServiceTicket, TicketGrantingTicket
+from ...protocol.cas.urls import flag, has_control_character, origin, with_parameter
+from ...runtime.container import container
+from ..security import allow_form_action
+from ..theming import render_page, use_service_theme
+
+METHODS = ("GET", "POST", "HEADER")
+WARN_COOKIE = "CASPRIVACY"
+MAX_FIELD = 4096
+
+
+class BadLoginRequest(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """The parameters of /login as requestor or acceptor (2.1.1, 2.2.1)."""
+
+    service: str | None
+    renew: bool
+    gateway: bool
+    warn: bool
+    method: str | None
+
+    @classmethod
+    def parse(cls, values: Mapping[str, str]) -> LoginRequest:
+        service = values.get("service") or None
+        # A control character (CR, LF, NUL, DEL, C1…) never belongs in a URL and
+        # would split the Location header: refused here, so the fast path
+        # (which parses with this too) and the views answer the same 400.
+        if service is not None and (len(service) > MAX_FIELD or has_control_character(service)):
+            raise BadLoginRequest("service")
+        method = values.get("method") or None
+        if method is not None:
+            method = method.upper()
+            if method not in METHODS:
+                raise BadLoginRequest("method")
+        return cls(
+            service=service,
+            renew=flag(values.get("renew")),
+            gateway=flag(values.get("gateway")),
+            warn=flag(values.get("warn")),
+            method=method,
+        )
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def cookie_secure() -> bool:
+    """``Secure`` for this server's cookies: ``[cookies] secure``, or the public URL's scheme."""
+    return container().settings.secure_cookies(request.is_secure)
+
+
+def cookie_path() -> str:
+    return request.script_root or "/"
+
+
+def set_tgc(response: Response, tgt: TicketGrantingTicket) -> None:
+    response.set_cookie(
+        container().settings.tgc_name,
+        tgt.id,
+        # A session cookie unless remember-me was chosen (3.6.1, 4.1.5).
+        max_age=int(tgt.expires_at - tgt.created_at) if tgt.authentication.long_term else None,
+        path=cookie_path(),
+        secure=cookie_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def clear_tgc(response: Response) -> None:
+    response.delete_cookie(
+        container().settings.tgc_name,
+        path=cookie_path(),
+        secure=cookie_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def unauthorized(error: ServiceNotAuthorized) -> tuple[str, int]:
+    return render_page(
+        "service_unauthorized.html", status=403, service=error.service[:300], reason=error.reason
+    )
+
+
+def allow_return_to(service: str | None) -> None:
+    """This page's form may end in a redirect to the service: let the CSP allow it.
+
+    ``form-action`` also governs the redirects that follow a form's
+    submission (Chromium enforces it): with ``'self'`` alone, the sign-in,
+    charter, password-change and warning forms could not send the browser
+    back to its service.
+    """
+    source = origin(service) if service else None
+    if source is not None:
+        allow_form_action(source)
+
+
+def redirect_to_service(ticket: ServiceTicket, method: str | None) -> Response:
+    """Send the user back with the ticket, as the service asked (2.2.4)."""
+    if method == "POST":
+        allow_return_to(ticket.service)
+        body, status = render_page(
+            "post_redirect.html", action=ticket.service, fields={"ticket": ticket.id}
+        )
+        return make_response(body, status)
+    if method == "HEADER":
+        response = make_response(_("You are signed in."), 200)
+        response.headers["service"] = ticket.service
+        response.headers["ticket"] = ticket.id
+        return response
+    return redirect(with_parameter(ticket.service, "ticket", ticket.id), code=302)
+
+
+def login_links() -> list[tuple[str, str]]:
+    """Links under the form ("Mot de passe oublié ?"…), given by the modules that serve them."""
+    providers = current_app.extensions.get("cas_login_links", [])
+    return [link for provider in providers for link in provider()]
+
+
+def login_form(
+    params: LoginRequest,
+    registered: RegisteredService | None,
+    *,
+    username: str = "",
+    error: str | None = None,
+    status: int = 200,
+    public: bool = True,
+) -> tuple[str, int]:
+    settings = container().settings.login
+    if registered is not None:
+        allow_return_to(params.service)
+    return render_page(
+        "login.html",
+        status=status,
+        service=params.service,
+        service_name=registered.name if registered else None,
+        renew=params.renew,
+        warn=params.warn,
+        method=params.method,
+        username=username,
+        error=error,
+        links=login_links(),
+        public=public,
+        remember_me_offered=settings.remember_me,
+        public_minutes=int(settings.public_idle_timeout // 60),
+        private_hours=f"{settings.private_idle_timeout / 3600:g}",
+    )
+
+
+def resolve_service(params: LoginRequest) -> RegisteredService | None:
+    if params.service is None:
+        return None
+    registered = container().login.authorize_service(params.service)
+    use_service_theme(registered.theme)
+    return registered

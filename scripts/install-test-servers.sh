@@ -64,7 +64,7 @@ install_axe_core() {
         "axe-core@$AXE_CORE_VERSION"
 }
 
-# OpenLDAP server and client tools for tests/ldap (scripts/slapd-test.sh).
+# OpenLDAP server and client tools for tests/auth/ldap (scripts/slapd-test.sh).
 install_slapd() {
     if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then
         if command -v ldapsearch >/dev/null 2>&1; then

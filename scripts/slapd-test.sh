@@ -6,7 +6,7 @@
 #   slapd-test.sh stop  [DIR]                       -> SIGTERM, waits, removes DIR
 #   slapd-test.sh status [DIR]
 #
-# Used by the test suite (tests/servers.py starts it with tests/data/ldap-people.ldif).
+# Used by the test suite (tests/support/servers.py starts it with tests/data/ldap-people.ldif).
 # Defaults: PORT=3890, DIR=/tmp/slapd-test-$PORT (or env SLAPD_PORT / SLAPD_DIR).
 # Suffix dc=example,dc=org; rootdn cn=admin,dc=example,dc=org / rootpw "adminpw".
 # PEOPLE.ldif is loaded offline with slapadd together with the seed (so it may

@@ -3,7 +3,7 @@
 This module holds the vocabulary; :mod:`.phrasings` the general-knowledge
 questions and the phrasings of each question family.
 
-An institution extends it by adding lines here; ``tests/unit/test_captcha.py``
+An institution extends it by adding lines here; ``tests/captcha/test_captcha.py``
 checks that every entry has both languages and an answer. Conventions:
 
 * a word is ``("français", "english")``; ``/`` separates accepted spellings,

@@ -22,6 +22,9 @@ fails on serious or critical violations; ``shoot(page, name)`` writes phone
 and desktop screenshots to ``screenshots/``. At the end of the session,
 ``screenshots/accessibility.md`` sums up every audited page.
 
+What the tests share besides fixtures (``Stack``, viewports, ``login_url``,
+``sign_in``, ``add_account``) is in ``tests/support/browser.py``.
+
 Chromium and axe-core come from ``scripts/install-test-servers.sh``
 (``make browser-deps``). Without them the tests skip, except when ``CI`` is
 set: there, a missing browser is a failure.
@@ -33,11 +36,8 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,10 +46,14 @@ from typing import Any, NoReturn
 from urllib.parse import unquote
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.support.browser import DESKTOP, NARROWEST, PHONE, Stack
+from tests.support.cli import run_cas_server
+from tests.support.gunicorn import server_env, start_gunicorn, stop, wait_until_up
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.servers import missing
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 AXE_DIR = ROOT / ".cache" / "axe-core" / "node_modules" / "axe-core"
 AXE_JS = AXE_DIR / "axe.min.js"
@@ -65,11 +69,6 @@ CHROME_ARGS = [
     "--disable-dev-shm-usage",
     "--disable-quic",
 ]
-START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
-NARROWEST = {"width": 320, "height": 640}  # WCAG 1.4.10: reflow at 320 CSS pixels
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = ("critical", "serious")
 IMPACTS = ("critical", "serious", "moderate", "minor")
@@ -78,61 +77,7 @@ INSTALL_HINT = "run `make browser-deps` (scripts/install-test-servers.sh) as roo
 
 def unavailable(reason: str) -> NoReturn:
     """A missing tool skips the browser tests on a workstation, fails them in CI."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: browser tests must run)", pytrace=False)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path, size: int = 4000) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")[-size:]
-    except OSError:
-        return "(no log)"
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to this process (gunicorn's master stops its workers), then SIGKILL."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-
-
-def wait_until_up(
-    process: subprocess.Popen[bytes], url: str, expected: int, log: Path, what: str
-) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited ({process.returncode}):\n{tail(log)}", pytrace=False)
-        try:
-            if requests.get(url, timeout=1.0, allow_redirects=False).status_code == expected:
-                return
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not answer within {START_TIMEOUT} s:\n{tail(log)}")
-        time.sleep(0.1)
-
-
-@dataclass(frozen=True)
-class Stack:
-    cas: str  # http://127.0.0.1:PORT of the CAS server
-    client: str  # http://127.0.0.1:PORT of the demo ENT and Moodle
-    config: Path = Path()  # the server's TOML (its SQLite database is next to it)
-
-    def service(self, path: str) -> str:
-        return f"{self.client}/{path}/"
+    missing(reason, "browser tests must run", pytrace=False)
 
 
 def services_toml(client_port: int) -> str:
@@ -175,27 +120,8 @@ theme = "college-exemple"
 """
 
 
-def server_env(config: Path) -> dict[str, str]:
-    """This environment without CAS_* and GUNICORN* settings, pointed at ``config``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith("CAS_") or k.startswith("GUNICORN"))
-    }
-    env["CAS_SERVER_CONFIG"] = str(config)
-    return env
-
-
 def run_cli(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        [str(BIN / "cas-server"), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cas_server(env, *args, timeout=60)
     if result.returncode != 0:
         pytest.fail(f"cas-server {' '.join(args)}: {result.stdout}{result.stderr}", pytrace=False)
 
@@ -271,19 +197,10 @@ def running_stack(
             )
         processes.append(client)
         server_log = base / "gunicorn.log"
-        with server_log.open("wb") as log:
-            server = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT,
-                env={
-                    **env,
-                    "GUNICORN_BIND": f"127.0.0.1:{cas_port}",
-                    "GUNICORN_WORKERS": "2",
-                },
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        server = start_gunicorn(
+            {**env, "GUNICORN_BIND": f"127.0.0.1:{cas_port}", "GUNICORN_WORKERS": "2"},
+            server_log,
+        )
         processes.append(server)
         wait_until_up(server, cas_url + "/login", 200, server_log, "gunicorn")
         wait_until_up(client, client_url + "/ent/", 302, client_log, "demo client")

@@ -19,23 +19,24 @@ axe-core and photographed (phone and desktop) into screenshots/.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, PHONE, Stack
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the browser fixture skips (or fails in CI) with the reason
-    expect = None
+from tests.support.browser import (
+    DESKTOP,
+    PHONE,
+    Audit,
+    Shoot,
+    Stack,
+    add_account,
+    expect,
+    login_url,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
-
-Audit = Callable[[Any, str], list[dict[str, Any]]]
-Shoot = Callable[[Any, str], None]
 
 STUDENT = ("etudiant", "Etudiant-2026!")
 ADMIN = ("admin", "Admin-Demo-2026!")
@@ -44,18 +45,6 @@ THEME_BRAND = {  # --brand of each example theme (themes/*/static/css/theme.css)
     "college-exemple": "rgb(107, 47, 179)",
 }
 DEFAULT_FOCUS = "rgb(26, 95, 208)"  # --focus of the default theme (css/cas.css)
-
-
-def login_url(stack: Stack, service_path: str | None = None) -> str:
-    if service_path is None:
-        return stack.cas + "/login"
-    return stack.cas + "/login?service=" + quote(stack.service(service_path), safe="")
-
-
-def sign_in(page: Any, username: str, password: str) -> None:
-    page.get_by_label("Identifiant", exact=True).fill(username)
-    page.get_by_label("Mot de passe", exact=True).fill(password)
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def active(page: Any) -> str:
@@ -232,8 +221,6 @@ def test_the_audit_date_takes_what_its_hint_says(
 def test_the_checklist_counts_the_rules_it_shows(
     page: Any, flow_stack: Stack, flow_app: Any, audit: Audit, shoot: Shoot
 ) -> None:
-    from tests.browser.test_sign_in_flow import add_account
-
     add_account(flow_app, "cdurand", "Provisoire-Secret-26!", must_change=True)
     page.goto(login_url(flow_stack))
     sign_in(page, "cdurand", "Provisoire-Secret-26!")

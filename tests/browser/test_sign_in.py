@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import Stack
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the browser fixture skips (or fails in CI) with the reason
-    expect = None
+from tests.support.browser import Audit, Shoot, Stack, expect, login_url, sign_in
 
 pytestmark = pytest.mark.browser
-
-Audit = Callable[[Any, str], list[dict[str, Any]]]
-Shoot = Callable[[Any, str], None]
 
 STUDENT = ("etudiant", "Etudiant-2026!")
 TEACHER = ("enseignant", "Enseignant-2026!")
@@ -33,18 +24,6 @@ THEME_COLOURS = {  # the primary button's background in each theme
     "univ-exemple": "rgb(0, 86, 107)",
     "college-exemple": "rgb(107, 47, 179)",
 }
-
-
-def login_url(stack: Stack, service_path: str | None = None) -> str:
-    if service_path is None:
-        return stack.cas + "/login"
-    return stack.cas + "/login?service=" + quote(stack.service(service_path), safe="")
-
-
-def fill_and_submit(page: Any, username: str, password: str) -> None:
-    page.get_by_label("Identifiant", exact=True).fill(username)
-    page.get_by_label("Mot de passe", exact=True).fill(password)
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def focused(page: Any) -> str:
@@ -78,7 +57,7 @@ def test_sign_in_single_sign_on_and_logout(
     shoot(page, "login-fr")
     audit(page, "login-fr")
 
-    fill_and_submit(page, *STUDENT)
+    sign_in(page, *STUDENT)
     expect(page).to_have_url(stack.service("ent"))
     expect(page.locator("body")).to_contain_text("Connecté en tant que etudiant.")
     expect(page.locator("body")).to_contain_text("camille.martin@etu.univ-demo.fr")
@@ -141,7 +120,7 @@ def test_sign_in_under_the_servers_own_csp_reaches_the_service(browser: Any, sta
         )
         ent = stack.service("ent")
         strict.goto(ent)
-        fill_and_submit(strict, *TEACHER)
+        sign_in(strict, *TEACHER)
         if "/login/charter" in strict.url:
             strict.get_by_role("button", name=re.compile("accepte", re.I)).click()
         expect(strict).to_have_url(ent)
@@ -164,7 +143,7 @@ def test_front_channel_logout_goes_back_to_the_service(
     # its session, so it sends the browser to the login page. (The sign-in
     # under the real CSP has its own test above.)
     page.goto(moodle)
-    fill_and_submit(page, *STUDENT)
+    sign_in(page, *STUDENT)
     expect(page).to_have_url(moodle)
     context = browser.new_context(locale="fr-FR")
     context.set_default_timeout(10_000)
@@ -188,7 +167,7 @@ def test_front_channel_logout_goes_back_to_the_service(
     page.route("**/js/logout-continue.js", lambda route: route.abort())
     page.goto(moodle)
     expect(page).to_have_url(back_at_login)
-    fill_and_submit(page, *STUDENT)
+    sign_in(page, *STUDENT)
     expect(page).to_have_url(moodle)
     page.get_by_role("link", name="Se déconnecter").click()
     expect(page).to_have_url(logout)
@@ -236,7 +215,7 @@ def test_wrong_password_is_announced_and_fields_marked(
     page: Any, stack: Stack, audit: Audit, shoot: Shoot
 ) -> None:
     page.goto(login_url(stack, "ent"))
-    fill_and_submit(page, "etudiant", "not-the-password")
+    sign_in(page, "etudiant", "not-the-password")
 
     expect(page).to_have_title(re.compile("^Erreur : Connexion – "))
     alert = page.get_by_role("alert")
@@ -365,7 +344,7 @@ def test_login_page_in_each_theme(
     audit(page, f"login-theme-{theme}")
 
     if theme != "default":  # the error colours of the theme
-        fill_and_submit(page, "etudiant", "not-the-password")
+        sign_in(page, "etudiant", "not-the-password")
         expect(page.get_by_role("alert")).to_be_visible()
         shoot(page, f"login-error-theme-{theme}")
         audit(page, f"login-error-theme-{theme}")

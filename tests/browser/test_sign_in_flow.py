@@ -12,30 +12,28 @@ Every new page is audited with axe-core and photographed into screenshots/.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from cas_server.accounts.charter import charter_for
-from cas_server.accounts.model import Profile, Status
+from cas_server.accounts.model import Profile
 from cas_server.auth import Success
-from cas_server.auth.hashing import hash_password
-from cas_server.storage.sql.models import AccountRow, AuditEventRow
-from tests.browser.conftest import Stack
+from cas_server.storage.sql.models import AuditEventRow
+from tests.support.browser import (
+    ENGLISH,
+    Audit,
+    Shoot,
+    Stack,
+    accept_charter,
+    add_account,
+    expect,
+    login_url,
+    sign_in,
+)
 from tests.support.cli import cli_runner
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the browser fixture skips (or fails in CI) with the reason
-    expect = None
-
 pytestmark = pytest.mark.browser
-
-Audit = Callable[[Any, str], list[dict[str, Any]]]
-Shoot = Callable[[Any, str], None]
 
 GENERAL_FR = "Charte informatique de l'établissement"
 PARENTS_EN = "Acceptable use policy for parents"
@@ -51,18 +49,6 @@ CLIENT_RULES = (
     "not_login",
 )
 SERVER_RULES = ("blocklist", "history")
-FRENCH = {"login": "Identifiant", "password": "Mot de passe", "submit": "Se connecter"}
-ENGLISH = {"login": "Username", "password": "Password", "submit": "Sign in"}
-
-
-def login_url(stack: Stack, service_path: str = "ent") -> str:
-    return stack.cas + "/login?service=" + quote(stack.service(service_path), safe="")
-
-
-def sign_in(page: Any, username: str, password: str, words: dict[str, str] = FRENCH) -> None:
-    page.get_by_label(words["login"], exact=True).fill(username)
-    page.get_by_label(words["password"], exact=True).fill(password)
-    page.get_by_role("button", name=words["submit"]).click()
 
 
 def expect_on_the_ent(page: Any, stack: Stack, login: str) -> None:
@@ -102,47 +88,10 @@ def tab_to(page: Any, target: str, limit: int = 25) -> list[str]:
     raise AssertionError(f"Tab never reached {target}: {stops}")
 
 
-def add_account(
-    app: Any,
-    login: str,
-    password: str,
-    *,
-    profile: Profile = Profile.STAFF,
-    charter_accepted: bool = True,
-    must_change: bool = False,
-) -> None:
-    """An active account on the stack's database, as the server's own objects make it."""
-    c = app.extensions["cas"]
-    account = c.accounts.create(
-        login,
-        profile=profile,
-        status=Status.ACTIVE,
-        password_hash=hash_password(password, c.settings.bcrypt_cost),
-        given_name=login.capitalize(),
-        family_name="Test",
-    )
-    if charter_accepted:
-        accept_charter(app, login)
-    if must_change:
-        with c.engine.begin() as conn:
-            conn.execute(
-                update(AccountRow)
-                .where(AccountRow.uuid == account.uuid)
-                .values(must_change_password=True)
-            )
-
-
 def cas_server_cli(app: Any, command: str, stdin: str) -> None:
     """``cas-server COMMAND`` (the same click commands), in this process on the stack's app."""
     result = cli_runner(app).invoke(args=command.split(), input=stdin)
     assert result.exit_code == 0, result.output
-
-
-def accept_charter(app: Any, login: str) -> None:
-    c = app.extensions["cas"]
-    account = c.accounts.find_by_login(login)
-    charter = charter_for(c.charters, account.profile.value)
-    c.accounts.accept_charter(account.uuid, charter.id, charter.version)
 
 
 def audit_trail(app: Any, login: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -174,7 +123,7 @@ def rule_states(page: Any) -> dict[str, str]:
 def test_charter_is_read_and_accepted_once_on_the_way_to_the_ent(
     page: Any, flow_stack: Stack, flow_app: Any, audit: Audit, shoot: Shoot
 ) -> None:
-    page.goto(login_url(flow_stack))
+    page.goto(login_url(flow_stack, "ent"))
     sign_in(page, "etudiant", "Etudiant-2026!")
 
     # No session yet: the charter comes first.
@@ -223,7 +172,7 @@ def test_charter_is_read_and_accepted_once_on_the_way_to_the_ent(
     expect(page.get_by_role("heading", level=1)).to_have_text("Déconnexion réussie")
     visited: list[str] = []
     page.on("framenavigated", lambda frame: visited.append(frame.url))
-    page.goto(login_url(flow_stack))
+    page.goto(login_url(flow_stack, "ent"))
     sign_in(page, "etudiant", "Etudiant-2026!")
     expect_on_the_ent(page, flow_stack, "etudiant")
     assert not [url for url in visited if "/login/charter" in url], visited
@@ -232,7 +181,7 @@ def test_charter_is_read_and_accepted_once_on_the_way_to_the_ent(
 def test_refusing_the_charter_signs_out_with_an_explanation(
     page: Any, flow_stack: Stack, flow_app: Any, audit: Audit, shoot: Shoot
 ) -> None:
-    page.goto(login_url(flow_stack))
+    page.goto(login_url(flow_stack, "ent"))
     sign_in(page, "enseignant", "Enseignant-2026!")
     expect(page).to_have_url(flow_stack.cas + "/login/charter")
 
@@ -280,7 +229,7 @@ def test_forced_password_change_with_the_live_checklist(
     )
     accept_charter(flow_app, "lmoreau")
 
-    page.goto(login_url(flow_stack))
+    page.goto(login_url(flow_stack, "ent"))
     sign_in(page, "lmoreau", "Provisoire-Secret-26!")
     expect(page).to_have_url(flow_stack.cas + "/login/password")
     assert tgc(page) is None
@@ -372,7 +321,7 @@ def test_five_failures_lock_the_login_even_for_the_right_password(
     page: Any, flow_stack: Stack, flow_app: Any, audit: Audit, shoot: Shoot
 ) -> None:
     add_account(flow_app, "verrou", "Verrouille-2026!")
-    page.goto(login_url(flow_stack))
+    page.goto(login_url(flow_stack, "ent"))
     alert = page.get_by_role("alert")
     for attempt in range(1, 6):
         with page.expect_response(
@@ -412,7 +361,7 @@ def test_private_computer_chosen_with_the_keyboard_keeps_the_session_three_hours
     page: Any, flow_stack: Stack, flow_app: Any
 ) -> None:
     add_account(flow_app, "poste", "Poste-Prive-2026!")
-    page.goto(login_url(flow_stack))
+    page.goto(login_url(flow_stack, "ent"))
     expect(page.get_by_label("Identifiant", exact=True)).to_be_focused()
     group = page.get_by_role("group", name="Sécurité")
     public = group.get_by_role("radio", name="Ordinateur public")
@@ -457,7 +406,7 @@ def test_charter_and_password_change_in_english(
         charter_accepted=False,
         must_change=True,
     )
-    page.goto(login_url(flow_stack))
+    page.goto(login_url(flow_stack, "ent"))
     page.get_by_role("navigation", name="Langue").get_by_role("link", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     sign_in(page, "famille", "Famille-Ancien-2026!", ENGLISH)

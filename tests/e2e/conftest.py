@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ROOT / "tests" / "data" / "services.toml"
-BIN = Path(sys.executable).parent
-PASSWORD = "Correct-Horse-42!"
-START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.app import PASSWORD
+from tests.support.cli import run_cas_server
+from tests.support.gunicorn import server_env, start_gunicorn, stop, wait_until_up
+from tests.support.html import csrf
+from tests.support.http import new_session
+from tests.support.paths import SERVICES
+from tests.support.ports import free_port
 
 
 @dataclass(frozen=True)
@@ -40,16 +27,7 @@ class Deployment:
 
 
 def _cli(deployment: Deployment, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [str(BIN / "cas-server"), *args],
-        input=stdin,
-        env=deployment.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cas_server(deployment.env, *args, stdin=stdin, timeout=60)
     assert result.returncode == 0, f"cas-server {' '.join(args)}: {result.stdout}{result.stderr}"
     return result.stdout
 
@@ -76,13 +54,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
         f"paths = [{str(SERVICES)!r}]\n",
         encoding="utf-8",
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith("CAS_") or k.startswith("GUNICORN"))
-    }
-    env["CAS_SERVER_CONFIG"] = str(config)
-    dep = Deployment(config=config, env=env, log=base / "gunicorn.log")
+    dep = Deployment(config=config, env=server_env(config), log=base / "gunicorn.log")
     assert "revision" in _cli(dep, "db", "init")
     _cli(
         dep,
@@ -103,17 +75,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     return dep
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-
-
 @pytest.fixture(scope="session")
 def server_url(deployment: Deployment) -> Iterator[str]:
     """Runs ``gunicorn -c config/gunicorn.conf.py wsgi:app`` (2 gthread workers)."""
@@ -126,40 +87,12 @@ def server_url(deployment: Deployment) -> Iterator[str]:
         GUNICORN_WORKER_CLASS="gthread",
         CAS_SERVER__PUBLIC_URL=base,
     )
-    with deployment.log.open("wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_gunicorn(env, deployment.log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited ({process.returncode}):\n{_tail(deployment.log)}")
-            try:
-                if requests.get(base + "/login", timeout=1.0).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"gunicorn did not answer within {START_TIMEOUT} s:\n{_tail(deployment.log)}"
-                )
-            time.sleep(0.1)
+        wait_until_up(process, base + "/login", 200, deployment.log, "gunicorn")
         yield base
     finally:
-        _stop(process)
-
-
-def _tail(path: Path, size: int = 4000) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")[-size:]
-    except OSError:
-        return "(no log)"
+        stop(process)
 
 
 class HttpBrowser:
@@ -167,8 +100,7 @@ class HttpBrowser:
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.session = requests.Session()
-        self.session.trust_env = False
+        self.session = new_session()
 
     def get(self, path: str, **params: str) -> requests.Response:
         return self.session.get(self.base + path, params=params, allow_redirects=False, timeout=10)
@@ -177,14 +109,12 @@ class HttpBrowser:
         """Sign in through the form; returns the service ticket from the redirect."""
         page = self.get("/login", service=service)
         assert page.status_code == 200, page.text[:500]
-        match = CSRF_RE.search(page.text)
-        assert match, page.text[:500]
         response = self.session.post(
             self.base + "/login",
             data={
                 "username": username,
                 "password": password,
-                "csrf_token": match.group(1),
+                "csrf_token": csrf(page.text),
                 "service": service,
             },
             allow_redirects=False,

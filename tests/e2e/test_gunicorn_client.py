@@ -8,7 +8,8 @@ import cas
 import pytest
 import requests
 
-from tests.e2e.conftest import CSRF_RE, HttpBrowser
+from tests.e2e.conftest import HttpBrowser
+from tests.support.html import CSRF_RE
 
 pytestmark = pytest.mark.e2e
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,17 +24,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.servers import PostgresServer, RedisServer, free_port
+from tests.support.app import PASSWORD
+from tests.support.gunicorn import server_env, start_gunicorn, tail
+from tests.support.html import csrf
+from tests.support.http import new_session
+from tests.support.paths import SERVICES
+from tests.support.ports import free_port
+from tests.support.servers import PostgresServer, RedisServer
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-SERVICES = ROOT / "tests" / "data" / "services.toml"
 APP = "https://app.example.org/"
-PASSWORD = "Correct-Horse-42!"
 USERS = [f"user{n:02d}" for n in range(12)]
 MAX_FAILURES = 3
 START_TIMEOUT = 30.0
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
@@ -57,7 +56,7 @@ class Node:
         self.kill()
 
     def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
+        return tail(self.log, 3000)
 
 
 @dataclass(frozen=True)
@@ -140,9 +139,8 @@ def launch_node(cluster: Cluster, name: str) -> Node:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     metrics = cluster.folder / f"metrics-{name}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAS_", "GUNICORN"))}
+    env = server_env(cluster.config)
     env.update(
-        CAS_SERVER_CONFIG=str(cluster.config),
         CAS_SERVER__PUBLIC_URL=url,
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="2",
@@ -151,16 +149,8 @@ def launch_node(cluster: Cluster, name: str) -> Node:
         PROMETHEUS_MULTIPROC_DIR=str(metrics),
     )
     log = cluster.folder / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: killpg takes it all down
-        )
-    return Node(name, url, process, log)
+    # Its own process group: killpg takes it all down.
+    return Node(name, url, start_gunicorn(env, log), log)
 
 
 def wait_ready(*nodes: Node) -> None:
@@ -197,8 +187,7 @@ class Browser:
     """One user agent, talking to any node: one cookie jar, as behind one URL."""
 
     def __init__(self) -> None:
-        self.session = requests.Session()
-        self.session.trust_env = False
+        self.session = new_session()
 
     def get(self, node: Node, path: str, **params: str) -> requests.Response:
         return self.session.get(node.url + path, params=params, allow_redirects=False, timeout=10)
@@ -212,14 +201,13 @@ class Browser:
     ) -> requests.Response:
         """The form from one node, posted to another (shared secret key: CSRF holds)."""
         page = self.get(form_node, "/login", service=APP, renew="true")
-        match = CSRF_RE.search(page.text)
-        assert match, page.text[:500]
+        token = csrf(page.text)
         return self.session.post(
             (post_node or form_node).url + "/login",
             data={
                 "username": username,
                 "password": password,
-                "csrf_token": match.group(1),
+                "csrf_token": token,
                 "service": APP,
             },
             allow_redirects=False,

@@ -6,18 +6,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.paths import BIN, ROOT
+from tests.support.ports import free_port
 
 
 def _listening(port: int) -> bool:
@@ -41,7 +34,7 @@ def test_ctrl_c_stops_the_server_and_the_demo_client(tmp_path: Path) -> None:
     )
     env = {**os.environ, "CAS_SERVER_CONFIG": str(config)}
     subprocess.run([str(BIN / "cas-server"), "db", "init"], env=env, check=True, cwd=ROOT)
-    port, client_port = _free_port(), _free_port()
+    port, client_port = free_port(), free_port()
     process = subprocess.Popen(
         ["bash", "scripts/run-demo.sh"],
         cwd=ROOT,

@@ -15,8 +15,10 @@ from flask.testing import FlaskClient
 from cas_server import create_app
 from cas_server.observability.logs import JsonFormatter, RequestIdFilter
 from cas_server.protocol.cas.ports import StoreUnavailable
-from tests.conftest import CasBrowser, make_account, test_overrides
-from tests.servers import RedisServer, free_port
+from tests.support.app import CasBrowser, make_account, test_overrides
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.servers import RedisServer
 
 APP = "https://app.example.org/"
 TOKEN = "t" * 40
@@ -248,7 +250,6 @@ def test_a_bad_metrics_allow_list_names_its_key(db_path: Path, allow: Any) -> No
 # --- mailed-link secrets stay out of the logs (security review, issue 11) -------------
 
 SECRET = "Zk3-" + "s3cr3t_" * 5
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _secret_paths(app: Flask) -> list[str]:

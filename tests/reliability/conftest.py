@@ -10,41 +10,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-SERVICES = ROOT / "tests" / "data" / "services.toml"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.support.cli import run_cas_server
+from tests.support.gunicorn import server_env, start_gunicorn, tail
+from tests.support.html import csrf
+from tests.support.paths import SERVICES
+from tests.support.ports import free_port, wait_port
+from tests.support.servers import missing
+
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path, size: int = 4000) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")[-size:]
-    except OSError:
-        return "(no log)"
 
 
 def children(pid: int) -> list[int]:
@@ -72,16 +60,7 @@ class Deployment:
     env: dict[str, str]
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "cas-server"), *args],
-            input=stdin,
-            env=self.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_cas_server(self.env, *args, stdin=stdin, timeout=120)
 
 
 def make_deployment(
@@ -112,13 +91,7 @@ def make_deployment(
         f"paths = [{str(SERVICES)!r}]\n"
     )
     config.write_text(_merge(text, extra), encoding="utf-8")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith("CAS_") or k.startswith("GUNICORN"))
-    }
-    env["CAS_SERVER_CONFIG"] = str(config)
-    deployment = Deployment(folder, config, url, env)
+    deployment = Deployment(folder, config, url, server_env(config))
     result = deployment.cli("db", "init")
     assert result.returncode == 0, result.stdout + result.stderr
     return deployment
@@ -175,15 +148,7 @@ class Gunicorn:
             GUNICORN_ACCESSLOG="/dev/null",
             CAS_SERVER__PUBLIC_URL=self.base,
         )
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = start_gunicorn(env, self.log, append=True)
         self.starts += 1
         self.wait_ready()
 
@@ -297,17 +262,8 @@ def add_accounts(
         engine.dispose()
 
 
-def browser() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
 def csrf_token(session: requests.Session, url: str) -> str:
-    page = session.get(url, timeout=20, allow_redirects=False)
-    match = CSRF_RE.search(page.text)
-    assert match, (page.status_code, page.text[:500])
-    return match.group(1)
+    return csrf(session.get(url, timeout=20, allow_redirects=False).text)
 
 
 def sign_in(
@@ -330,11 +286,9 @@ def pg_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
-def need(reason: str) -> None:
+def need(reason: str) -> NoReturn:
     """Skip when a server is missing; under CI (CI set) that is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: install it with scripts/install-test-servers.sh)")
-    pytest.skip(reason)
+    missing(reason, "install it with scripts/install-test-servers.sh")
 
 
 @dataclass
@@ -413,13 +367,8 @@ class Redis:
                  "--appendonly", "no", "--dir", str(self.folder)],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
+        if wait_port(self.port, START_TIMEOUT):
+            return
         pytest.fail(f"redis-server did not start: {tail(self.folder / 'redis.log')}")
 
     def stop(self) -> None:

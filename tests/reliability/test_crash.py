@@ -39,16 +39,16 @@ import pytest
 import requests
 
 from tests.reliability.conftest import (
-    CSRF_RE,
     Deployment,
     Gunicorn,
     add_account,
     add_accounts,
-    browser,
     make_deployment,
     sign_in,
 )
-from tests.web.sesame_support import SmtpSink, body, code_in
+from tests.support.html import CSRF_RE
+from tests.support.http import new_session
+from tests.support.outbound import SmtpSink, body, code_in
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +81,7 @@ class Ledger:
 
 def change_password(base: str, login: str, ledger: Ledger) -> None:
     """Sign in, be asked for a new password, choose one; record what the user was told."""
-    session = browser()
+    session = new_session()
     try:
         first = sign_in(session, base, SERVICE, login, INITIAL)
         if first.status_code != 303 or "/login/password" not in first.headers.get("Location", ""):
@@ -136,7 +136,7 @@ def activation_code(login: str) -> str:
 
 def activate(base: str, sink: SmtpSink, login: str, ledger: Ledger) -> None:
     """Prove who one is, fill in the activation form; record what the user was told."""
-    session = browser()
+    session = new_session()
     by_mail = int(login[3:]) % 2 == 1
     try:
         start = session.get(base + "/sesame/activate", timeout=30)
@@ -223,18 +223,10 @@ def newcomer_email(login: str, by_mail: bool) -> str:
 
 def plain_sign_in(base: str, ledger: Ledger) -> None:
     try:
-        response = sign_in(browser(), base, SERVICE, "steady", INITIAL)
+        response = sign_in(new_session(), base, SERVICE, "steady", INITIAL)
         ledger.count(f"steady {response.status_code}")
     except requests.RequestException as exc:
         ledger.count(f"steady {exc.__class__.__name__}")
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.controller.start()
-    yield sink
-    sink.controller.stop()
 
 
 @pytest.fixture
@@ -374,7 +366,7 @@ def test_kill_9_during_a_burst_of_password_changes_and_activations(
     # to the service with a ticket, so no change and no charter is asked any more.
     sample = list(ledger.acknowledged.items())[:10] + list(ledger.activated.items())[:10]
     for login, password in sample:
-        response = sign_in(browser(), server.base, SERVICE, login, password)
+        response = sign_in(new_session(), server.base, SERVICE, login, password)
         assert response.status_code == 302, (login, response.status_code)
         assert "ticket=" in response.headers["Location"]
     print(f"outcomes: {ledger.outcomes}")

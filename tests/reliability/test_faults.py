@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -40,21 +40,22 @@ from flask import Flask
 from lxml import etree  # type: ignore[import-untyped]
 
 from cas_server.accounts.model import Account
-from tests.conftest import CasBrowser
 from tests.reliability.conftest import (
-    CSRF_RE,
     Deployment,
     Gunicorn,
     Postgres,
     Redis,
     add_account,
-    browser,
     make_deployment,
     sign_in,
-    tail,
 )
-from tests.web.captcha_solver import answer_in as captcha_answer_in
-from tests.web.sesame_support import SmtpSink, body, code_in, link_in
+from tests.support.app import CasBrowser
+from tests.support.endpoints import LocalEndpoint
+from tests.support.gunicorn import tail
+from tests.support.html import without_csrf
+from tests.support.http import new_session
+from tests.support.outbound import SmtpSink, body, code_in, link_in
+from tests.support.sesame import hidden_fields
 
 APP = "https://app.example.org/faults"
 PASSWORD = "Fault-Tolerant-2026!"
@@ -82,7 +83,7 @@ class Probe:
 
     def __init__(self, server: Gunicorn, tgc: str) -> None:
         self.server = server
-        self.session = browser()
+        self.session = new_session()
         self.session.cookies.set("TGC", tgc)
 
     def sso(self) -> tuple[requests.Response, float]:
@@ -135,7 +136,7 @@ class Probe:
 
 
 def signed_in(server: Gunicorn, login: str = "alice") -> str:
-    session = browser()
+    session = new_session()
     response = sign_in(session, server.base, APP, login, PASSWORD)
     assert response.status_code == 302, response.text[:500]
     return session.cookies["TGC"]
@@ -178,7 +179,7 @@ def test_sqlite_database_unavailable_then_back(
         for _ in range(3):
             probe.assert_clear_outage()
         # A sign-in that cannot be checked is a 503 too, not a "wrong password".
-        session = browser()
+        session = new_session()
         response = session.get(f"{server.base}/login", timeout=ANSWER_WITHIN)
         assert response.status_code == 200  # the form itself needs no database
         answer = sign_in(session, server.base, APP, "alice", PASSWORD)
@@ -240,9 +241,11 @@ def test_postgresql_restart_mid_traffic(
     assert 500 not in seen and -1 not in seen, sorted(set(seen))
     assert 503 in seen and 302 in seen
     # The change acknowledged before the outage is there; the refused one is not.
-    session = browser()
+    session = new_session()
     assert sign_in(session, server.base, APP, "alice", "Changed-Before-2026!").status_code == 302
-    assert sign_in(browser(), server.base, APP, "alice", "Changed-During-2026!").status_code == 401
+    assert (
+        sign_in(new_session(), server.base, APP, "alice", "Changed-During-2026!").status_code == 401
+    )
     print(f"PostgreSQL: healthy again {elapsed:.1f} s after the restart")
 
 
@@ -281,13 +284,12 @@ def test_redis_down_then_back(
 # --- single logout and proxy callback endpoints that misbehave ----------------------------
 
 
-class Flaky:
+class Flaky(LocalEndpoint):
     """An HTTP(S) endpoint whose behaviour the test switches: 'ok', '500' or 'hang'."""
 
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
         self.mode = "ok"
         self.received: list[str] = []
-        self.release = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -312,29 +314,7 @@ class Flaky:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        if context is not None:
-            self.server.socket = context.wrap_socket(
-                self.server.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(Handler, context)
 
 
 @pytest.fixture
@@ -454,10 +434,10 @@ def test_proxy_callback_hangs_fails_then_recovers(
 
 def test_ldap_down_mid_traffic_then_back(db_path: Path) -> None:
     """The directory stops: 503 page, never "wrong password"; back by itself when it returns."""
-    servers_module = pytest.importorskip("tests.servers")
-    directory = pytest.importorskip("tests.directory.conftest")
+    servers_module = pytest.importorskip("tests.support.servers")
+    directory = pytest.importorskip("tests.auth.ldap.conftest")
     from cas_server import create_app
-    from tests.conftest import test_overrides
+    from tests.support.app import test_overrides
 
     with servers_module.running_slapd() as ldap:
         app = create_app(
@@ -643,18 +623,6 @@ def accounts_state(deployment: Deployment) -> dict[str, Any]:
         engine.dispose()
 
 
-def hidden_fields(html: str) -> dict[str, str]:
-    """The CSRF token, and the answer to the accessible CAPTCHA question when there is one."""
-    fields: dict[str, str] = {}
-    token = CSRF_RE.search(html)
-    if token:
-        fields["csrf_token"] = token.group(1)
-    answer = captcha_answer_in(html)
-    if answer is not None:
-        fields.update(captcha="question", captcha_answer=answer)
-    return fields
-
-
 def submit(
     session: requests.Session, base: str, url: str, data: dict[str, str]
 ) -> tuple[requests.Response, float]:
@@ -676,12 +644,12 @@ def neutral(response: requests.Response, elapsed: float) -> str:
     assert response.status_code == 200, (response.status_code, response.text[:300])
     assert "Traceback" not in response.text
     assert elapsed < PAGE_WITHIN, elapsed
-    return CSRF_RE.sub('name="csrf_token" value=""', response.text)
+    return without_csrf(response.text)
 
 
 def profile_session(base: str, login: str) -> requests.Session:
     """Signed in to the profile pages through CAS, like a browser."""
-    session = browser()
+    session = new_session()
     first = session.get(base + "/profile/", allow_redirects=False, timeout=ANSWER_WITHIN)
     assert first.status_code == 302, first.status_code
     service = parse_qs(urlsplit(first.headers["Location"]).query)["service"][0]
@@ -712,19 +680,19 @@ def wait_not_sent(server: Gunicorn, count: int, timeout: float) -> list[str]:
 
 def reset_by_mailed_link(server: Gunicorn, smtp: Smtp, expected_page: str) -> None:
     """alice asks for a link, follows it, chooses a password, signs in with it."""
-    asked = submit(browser(), server.base, "/sesame/password/email", {"identifier": "alice"})
+    asked = submit(new_session(), server.base, "/sesame/password/email", {"identifier": "alice"})
     assert neutral(*asked) == expected_page  # the page never told about the outage
     link = link_in(smtp.sink.wait(to="alice.perso@example.net", timeout=10)[0])
     assert link.startswith(server.base + "/sesame/password/reset/")
     fields = {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
-    done, _ = submit(browser(), "", link, fields)
+    done, _ = submit(new_session(), "", link, fields)
     assert done.status_code == 200, (done.status_code, done.text[:500])
-    assert sign_in(browser(), server.base, APP, "alice", NEW_PASSWORD).status_code == 302
+    assert sign_in(new_session(), server.base, APP, "alice", NEW_PASSWORD).status_code == 302
 
 
 def activate_with_mailed_code(server: Gunicorn, smtp: Smtp, expected_page: str) -> None:
     """camille identifies herself, types the mailed code, fills the form, signs in."""
-    session = browser()
+    session = new_session()
     started, elapsed = submit(session, server.base, "/sesame/activate", CAMILLE)
     assert neutral(started, elapsed) == expected_page
     code = code_in(body(smtp.sink.wait(to="camille.perso@example.net", timeout=10)[0]))
@@ -744,7 +712,7 @@ def activate_with_mailed_code(server: Gunicorn, smtp: Smtp, expected_page: str) 
     }
     activated, _ = submit(session, server.base, "/sesame/activate/account", fields)
     assert activated.status_code == 200 and "data-login" in activated.text, activated.text[:500]
-    assert sign_in(browser(), server.base, APP, "camille", NEW_PASSWORD).status_code == 302
+    assert sign_in(new_session(), server.base, APP, "camille", NEW_PASSWORD).status_code == 302
 
 
 def change_email_with_mailed_code(server: Gunicorn, smtp: Smtp, bob: requests.Session) -> None:
@@ -777,14 +745,14 @@ def test_smtp_down_then_back(
         smtp.go_silent()
 
     # Forgotten password by mailed link (T1): the same page for a known and an unknown name.
-    reset_page = neutral(*submit(browser(), server.base, "/sesame/password/email",
+    reset_page = neutral(*submit(new_session(), server.base, "/sesame/password/email",
                                  {"identifier": "alice"}))  # fmt: skip
-    unknown = neutral(*submit(browser(), server.base, "/sesame/password/email",
+    unknown = neutral(*submit(new_session(), server.base, "/sesame/password/email",
                               {"identifier": "nobody"}))  # fmt: skip
     assert reset_page == unknown
     # Activation with a code to the personal address on file (T1): the code page for all.
-    code_page = neutral(*submit(browser(), server.base, "/sesame/activate", CAMILLE))
-    unknown = neutral(*submit(browser(), server.base, "/sesame/activate", NOBODY))
+    code_page = neutral(*submit(new_session(), server.base, "/sesame/activate", CAMILLE))
+    unknown = neutral(*submit(new_session(), server.base, "/sesame/activate", NOBODY))
     assert code_page == unknown and 'name="code"' in code_page
     # Profile: a code to the new address; the code page, as usual.
     asked, elapsed = ask_email_code(bob, server.base)

@@ -26,7 +26,8 @@ from lxml import etree  # type: ignore[import-untyped]
 from werkzeug.urls import iri_to_uri
 
 from cas_server import create_app
-from tests.conftest import CSRF_RE, PASSWORD, make_account, test_overrides
+from tests.support.app import PASSWORD, make_account, test_overrides
+from tests.support.html import CSRF_RE
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 FUZZ = settings(

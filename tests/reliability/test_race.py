@@ -18,7 +18,8 @@ import pytest
 import requests
 from lxml import etree  # type: ignore[import-untyped]
 
-from tests.reliability.conftest import Deployment, Gunicorn, add_account, browser
+from tests.reliability.conftest import Deployment, Gunicorn, add_account
+from tests.support.http import new_session
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +93,7 @@ def test_each_ticket_validates_once_across_two_nodes(
         barrier = threading.Barrier(2, timeout=30)
 
         def side(which: int) -> None:
-            session = browser()
+            session = new_session()
             base = nodes[which].base
             try:
                 for n, ticket in enumerate(mine):

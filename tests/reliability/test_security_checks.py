@@ -19,7 +19,9 @@ from flask import Flask
 from lxml import etree  # type: ignore[import-untyped]
 
 from cas_server.accounts.model import Account
-from tests.conftest import CSRF_RE, PASSWORD, CasBrowser, make_account
+from tests.support.app import PASSWORD, CasBrowser, make_account
+from tests.support.console import sign_in
+from tests.support.html import CSRF_RE
 
 APP = "https://app.example.org/"
 # Server-to-server endpoints: no browser, no session, no form (documented exemptions).
@@ -45,17 +47,9 @@ def post_routes(app: Flask) -> list[str]:
 
 def console_client(app: Flask) -> Any:
     """A browser signed in to the administration console (through CAS, as a person would)."""
-    from urllib.parse import parse_qs
-
     make_account(app, "root", roles=["admin"], given_name="Root", family_name="Admin")
     client = app.test_client()
-    first = client.get("/admin/")
-    assert first.status_code == 302, first.status_code
-    service = parse_qs(urlsplit(first.headers["Location"]).query)["service"][0]
-    ticket = CasBrowser(client).service_ticket(service, username="root")
-    back = client.get(f"/_cas/callback?{urlsplit(service).query}&ticket={ticket}")
-    assert back.status_code == 302
-    assert client.get(back.headers["Location"]).status_code == 200
+    assert sign_in(client, "root").status_code == 200
     return client
 
 
@@ -324,7 +318,7 @@ def test_session_cookie_is_secure_when_the_public_url_is_https(
     db_path: Any, alice: Account
 ) -> None:
     from cas_server import create_app
-    from tests.conftest import test_overrides
+    from tests.support.app import test_overrides
 
     app = create_app(
         overrides=test_overrides(db_path, server={"public_url": "https://cas.example.org"}),
@@ -388,7 +382,7 @@ SAMPLES = 25
 def test_unknown_login_costs_the_same_as_a_known_one(db_path: Any) -> None:
     """Medians of interleaved failed sign-ins at bcrypt cost 8: within noise, not a speed test."""
     from cas_server import create_app
-    from tests.conftest import test_overrides
+    from tests.support.app import test_overrides
 
     app = create_app(
         overrides=test_overrides(

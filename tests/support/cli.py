@@ -1,8 +1,9 @@
-"""The ``cas-server`` command, run in-process against a test application."""
+"""The ``cas-server`` command: in-process against a test application, or as a process."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from typing import Any
 
 from click.testing import Result
@@ -10,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from cas_server.cli import main
+from tests.support.paths import BIN, ROOT
 
 
 class CommandRunner(FlaskCliRunner):
@@ -34,3 +36,22 @@ class CommandRunner(FlaskCliRunner):
 
 def cli_runner(app: Flask) -> CommandRunner:
     return CommandRunner(app)
+
+
+def run_cas_server(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``cas-server ARGS`` as its own process (this virtualenv's entry point), from the checkout.
+
+    For the suites that run a deployment; each caller checks the result its own way.
+    """
+    return subprocess.run(
+        [str(BIN / "cas-server"), *args],
+        input=stdin,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

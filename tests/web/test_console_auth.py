@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cas_server.web.console_auth import require_account
-from tests.conftest import CasBrowser, make_account
+from tests.support.app import CasBrowser, make_account
 
 
 def protected_app(app: Flask) -> Flask:

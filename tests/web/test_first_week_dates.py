@@ -22,11 +22,10 @@ from sqlalchemy import update
 from cas_server import create_app
 from cas_server.runtime.mail import render_message
 from cas_server.storage.sql.models import AccountRow
-from tests.conftest import make_account, test_overrides
-from tests.web.admin_support import console_client, text
-from tests.web.profile_support import ProfileBrowser, person
-
-pytest_plugins = ["tests.web.sesame_fixtures"]
+from tests.support.app import make_account, test_overrides
+from tests.support.console import console_client
+from tests.support.html import text
+from tests.support.profile import ProfileBrowser, person
 
 THEMES = Path(__file__).resolve().parents[2] / "themes"
 WINTER = datetime(2026, 12, 3, 13, 43, 40, tzinfo=UTC)  # 14:43 in Paris (UTC+1)

@@ -30,12 +30,11 @@ from flask.testing import FlaskClient
 
 from cas_server import create_app
 from cas_server.accounts.model import Account, Profile
-from tests.conftest import make_account, test_overrides
-from tests.web.admin_support import act, console_client
-from tests.web.profile_support import ProfileBrowser, person
-from tests.web.sesame_support import PUBLIC_URL, SesameBrowser, SmtpSink, link_in, sesame_state
-
-pytest_plugins = ["tests.web.sesame_fixtures"]
+from tests.support.app import make_account, test_overrides
+from tests.support.console import act, console_client
+from tests.support.outbound import SmtpSink, link_in
+from tests.support.profile import ProfileBrowser, person
+from tests.support.sesame import PUBLIC_URL, SesameBrowser, sesame_state
 
 REQUIRED_FR = "Ce champ est obligatoire."
 NEW = "Metamots-New-Password-2027"

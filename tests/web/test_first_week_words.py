@@ -30,12 +30,12 @@ from cas_server import create_app
 from cas_server.accounts.model import Profile
 from cas_server.runtime.mail import render_message
 from cas_server.storage.sql.models import AuditEventRow
-from tests.conftest import PASSWORD, CasBrowser, make_account, test_overrides
-from tests.web.admin_support import act, console_client, text
-from tests.web.profile_support import ProfileBrowser, person
-from tests.web.sesame_support import SmtpSink, body, sesame_state
-
-pytest_plugins = ["tests.web.sesame_fixtures"]
+from tests.support.app import PASSWORD, CasBrowser, make_account, test_overrides
+from tests.support.console import act, console_client
+from tests.support.html import text
+from tests.support.outbound import SmtpSink, body
+from tests.support.profile import ProfileBrowser, person
+from tests.support.sesame import sesame_state
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "cas_server" / "translations"
 UPHF_SPECIALS = '! " # $ % & ( ) * + , / : ; < = > ? @ [ ] ^ ` { } ~'

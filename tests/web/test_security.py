@@ -71,7 +71,7 @@ EN_TEXT = "The form holds characters that could not be read (use UTF-8)"
 
 
 def _token(client: FlaskClient, path: str) -> str:
-    from tests.conftest import CSRF_RE
+    from tests.support.html import CSRF_RE
 
     page = client.get(path)
     assert page.status_code == 200, (path, page.status_code)
@@ -140,7 +140,7 @@ def test_sesame_form_that_is_not_utf8_says_so(client: FlaskClient, body: bytes) 
 
 
 def test_profile_form_that_is_not_utf8_says_so(app: Flask) -> None:
-    from tests.web.profile_support import ProfileBrowser, person
+    from tests.support.profile import ProfileBrowser, person
 
     person(app)
     browser = ProfileBrowser(app.test_client())
@@ -152,7 +152,7 @@ def test_profile_form_that_is_not_utf8_says_so(app: Flask) -> None:
 
 
 def test_console_forms_that_are_not_utf8_say_so(app: Flask) -> None:
-    from tests.web.admin_support import console_client
+    from tests.support.console import console_client
 
     client = console_client(app)  # English
     response = _post_unreadable(client, "/admin/import", "/admin/import/cancel", b"token=caf\xe9")

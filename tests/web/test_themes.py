@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cas_server import create_app
-from tests.conftest import DATA, test_overrides
+from tests.support.app import DATA, test_overrides
 
 THEMES = Path(__file__).resolve().parents[2] / "themes"
 DEFAULT = THEMES / "default"

@@ -22,7 +22,6 @@ from .login_flow import PendingLogin, allow_front_channel, continue_login, end_b
 from .login_support import (
     MAX_FIELD,
     WARN_COOKIE,
-    BadLoginRequest,
     LoginRequest,
     allow_return_to,
     clear_tgc,
@@ -30,8 +29,8 @@ from .login_support import (
     cookie_path,
     login_form,
     redirect_to_service,
-    resolve_service,
     unauthorized,
+    with_login_request,
 )
 
 bp = Blueprint("cas", __name__)
@@ -55,16 +54,8 @@ FAILURE_MESSAGES = {
 
 
 @bp.get("/login")
-def login() -> Response | tuple[str, int]:
-    try:
-        params = LoginRequest.parse(request.args)
-    except BadLoginRequest as exc:
-        return error_page(400, message=_("Invalid parameter: %(name)s", name=str(exc)))
-    try:
-        registered = resolve_service(params)
-    except ServiceNotAuthorized as exc:
-        return unauthorized(exc)
-
+@with_login_request
+def login(params: LoginRequest, registered: RegisteredService | None) -> Response | tuple[str, int]:
     c = container()
     tgc = request.cookies.get(c.settings.tgc_name)
     warn = params.warn or bool(request.cookies.get(WARN_COOKIE))
@@ -126,16 +117,10 @@ def _single_sign_on(
 
 
 @bp.post("/login")
-def login_submit() -> Response | tuple[str, int]:
-    try:
-        params = LoginRequest.parse(request.form)
-    except BadLoginRequest as exc:
-        return error_page(400, message=_("Invalid parameter: %(name)s", name=str(exc)))
-    try:
-        registered = resolve_service(params)
-    except ServiceNotAuthorized as exc:
-        return unauthorized(exc)
-
+@with_login_request
+def login_submit(
+    params: LoginRequest, registered: RegisteredService | None
+) -> Response | tuple[str, int]:
     if request.form.get("sso") == "continue" and registered is not None:
         # The user confirmed the warn page: single sign-on, no credentials.
         tgc = request.cookies.get(container().settings.tgc_name) or ""

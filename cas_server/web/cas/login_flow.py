@@ -14,8 +14,10 @@ ticket.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import Blueprint, make_response, redirect, request, session, url_for
 from flask_babel import get_locale
@@ -36,6 +38,7 @@ from ..theming import render_page, use_service_theme
 from . import pending_login
 from .login_support import (
     WARN_COOKIE,
+    Page,
     allow_return_to,
     client_ip,
     cookie_path,
@@ -49,6 +52,8 @@ from .pending_login import PENDING_KEY, PENDING_LIFETIME, PendingLogin, still_va
 bp = Blueprint("login_flow", __name__, url_prefix="/login")
 
 __all__ = ["PENDING_KEY", "PENDING_LIFETIME", "PendingLogin", "continue_login"]
+
+T = TypeVar("T")
 
 
 def _charter(account: Account) -> Charter | None:
@@ -110,13 +115,12 @@ def finish_login(pending: PendingLogin, account: Account) -> Response:
     principal = Principal(account.login, account.principal_attributes())
     tgt = c.login.create_session(principal, long_term=remember, idle_timeout=idle)
     c.accounts.record_login(account.uuid, datetime.now(UTC))
-    c.audit.record(
+    _audit(
         "login",
         "success",
-        account_uuid=account.uuid,
-        login=account.login,
-        ip=client_ip(),
-        details={"computer": "public" if pending.public else "private", "remember": remember},
+        account,
+        computer="public" if pending.public else "private",
+        remember=remember,
     )
     # A new session id at sign-in: no fixation of the Flask session / CSRF token.
     session.clear()
@@ -181,6 +185,18 @@ def allow_front_channel(requests: list[FrontChannelRequest]) -> None:
         allow_frames(r.origin for r in requests)
 
 
+def _audit(action: str, outcome: str, account: Account, **details: Any) -> None:
+    """An event of this sign-in, about ``account``."""
+    container().audit.record(
+        action,
+        outcome,
+        account_uuid=account.uuid,
+        login=account.login,
+        ip=client_ip(),
+        details=details,
+    )
+
+
 def _sign_in_expired() -> Response:
     pending_login.forget()
     return make_response(
@@ -211,40 +227,46 @@ def _pending_or_expired() -> tuple[PendingLogin, Account] | Response:
     return pending, account
 
 
+def _pending_step(
+    needed: Callable[[Account], T | None],
+) -> Callable[[Callable[[PendingLogin, Account, T], Page]], Callable[[], Page]]:
+    """A step of a waiting sign-in: the pending sign-in taken (or read) and checked again
+    (:func:`_pending_or_expired`); when the step is no longer ``needed`` (the charter
+    accepted, the password changed meanwhile), the sign-in goes on; else the view shows
+    the step, given what ``needed`` returned."""
+
+    def step(view: Callable[[PendingLogin, Account, T], Page]) -> Callable[[], Page]:
+        @wraps(view)
+        def checked() -> Page:
+            state = _pending_or_expired()
+            if isinstance(state, Response):
+                return state
+            pending, account = state
+            what = needed(account)
+            if what is None:
+                return continue_login(pending)
+            return view(pending, account, what)
+
+        return checked
+
+    return step
+
+
 @bp.route("/charter", methods=["GET", "POST"])
-def charter() -> Response | tuple[str, int]:
-    state = _pending_or_expired()
-    if isinstance(state, Response):
-        return state
-    pending, account = state
-    current = _charter(account)
-    if current is None:
-        return continue_login(pending)
+@_pending_step(_charter)
+def charter(pending: PendingLogin, account: Account, current: Charter) -> Page:
     c = container()
     if request.method == "POST":
         choice = request.form.get("decision")
+        which = {"charter": current.id, "version": current.version}
         if choice == "accept":
             c.accounts.accept_charter(account.uuid, current.id, current.version)
-            c.audit.record(
-                "charter_accept",
-                "success",
-                account_uuid=account.uuid,
-                login=account.login,
-                ip=client_ip(),
-                details={"charter": current.id, "version": current.version},
-            )
+            _audit("charter_accept", "success", account, **which)
             return continue_login(pending)
         if choice == "refuse":
             pending_login.release()
             session.clear()
-            c.audit.record(
-                "charter_refuse",
-                "refused",
-                account_uuid=account.uuid,
-                login=account.login,
-                ip=client_ip(),
-                details={"charter": current.id, "version": current.version},
-            )
+            _audit("charter_refuse", "refused", account, **which)
             return make_response(*render_page("charter_refused.html", status=403))
     language = str(get_locale() or c.settings.default_language)
     return render_page(
@@ -265,14 +287,8 @@ REASONS = {
 
 
 @bp.route("/password", methods=["GET", "POST"])
-def change_password() -> Response | tuple[str, int]:
-    state = _pending_or_expired()
-    if isinstance(state, Response):
-        return state
-    pending, account = state
-    reason = _password_reason(account)
-    if reason is None:
-        return continue_login(pending)
+@_pending_step(_password_reason)
+def change_password(pending: PendingLogin, account: Account, reason: str) -> Page:
     context: dict[str, Any] = password_form_context()
     status = 200
     if request.method == "POST":
@@ -285,14 +301,7 @@ def change_password() -> Response | tuple[str, int]:
             except PasswordRejected as exc:
                 context, status = password_form_context(exc.violations), 400
             else:
-                container().audit.record(
-                    "password_change",
-                    "success",
-                    account_uuid=account.uuid,
-                    login=account.login,
-                    ip=client_ip(),
-                    details={"reason": reason, "during": "login"},
-                )
+                _audit("password_change", "success", account, reason=reason, during="login")
                 return continue_login(pending)
     return render_page(
         "change_password.html",

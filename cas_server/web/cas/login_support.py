@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import wraps
 
 from flask import current_app, make_response, redirect, request
 from flask_babel import gettext as _
@@ -14,7 +15,7 @@ from ...protocol.cas.services import RegisteredService
 from ...protocol.cas.tickets import ServiceTicket, TicketGrantingTicket
 from ...protocol.cas.urls import flag, has_control_character, origin, with_parameter
 from ...runtime.container import container
-from ..security import allow_form_action
+from ..security import allow_form_action, error_page
 from ..theming import render_page, use_service_theme
 
 METHODS = ("GET", "POST", "HEADER")
@@ -171,3 +172,29 @@ def resolve_service(params: LoginRequest) -> RegisteredService | None:
     registered = container().login.authorize_service(params.service)
     use_service_theme(registered.theme)
     return registered
+
+
+Page = Response | tuple[str, int]
+
+
+def with_login_request(
+    view: Callable[[LoginRequest, RegisteredService | None], Page],
+) -> Callable[[], Page]:
+    """A /login view, given its parameters (a POST's from its form, else from the
+    query) and the service they name; a bad parameter is answered 400 and a
+    service not allowed here 403, before the view."""
+
+    @wraps(view)
+    def parsed() -> Page:
+        values = request.form if request.method == "POST" else request.args
+        try:
+            params = LoginRequest.parse(values)
+        except BadLoginRequest as exc:
+            return error_page(400, message=_("Invalid parameter: %(name)s", name=str(exc)))
+        try:
+            registered = resolve_service(params)
+        except ServiceNotAuthorized as exc:
+            return unauthorized(exc)
+        return view(params, registered)
+
+    return parsed

@@ -27,24 +27,24 @@ from ...accounts.identity import (
     parse_mobile,
 )
 from ...accounts.model import Account
-from ...accounts.tokens import Purpose, code_digest, new_code, new_secret, normalize_code
+from ...accounts.tokens import Purpose, new_secret, normalize_code
 from ...runtime.container import container
 from ...runtime.sesame import now, sesame, sms_budget_allows, utcnow
 from ..dates import when
 from ..security import error_page
 from ..sesame.forms import Form
 from ..sesame.runtime import limit_lifts_at, may_send, send_mail, send_sms
+from ..sesame.steps import issue_code
 from .blueprint import bp
 from .runtime import (
     account,
     audit,
-    check_current_password,
     confirm,
     done,
-    locked_page,
     page,
     profile,
     read_current_password,
+    refused_by_password,
     signed_in,
 )
 
@@ -118,16 +118,8 @@ def _send_code(who: Account, channel: str, destination: str) -> float | None:
     if channel == "mobile" and not sms_budget_allows():
         audit(channel, "sms_budget_exhausted", who)
         return now() + 86400 - now() % 86400  # the daily budget: tomorrow (UTC)
-    handle, code = new_secret(), new_code()
-    s.tokens.issue(
-        who.uuid,
-        Purpose.CHANNEL_CODE,
-        handle,
-        now=now(),
-        ttl=s.settings.tokens.code_ttl,
-        destination=destination,
-        data={"code": code_digest(handle, code), "channel": channel},
-    )
+    handle = new_secret()
+    code = issue_code(who, Purpose.CHANNEL_CODE, handle, destination, now(), channel=channel)
     minutes = int(s.settings.tokens.code_ttl // 60)
     if channel == "email":
         send_mail("profile_code", destination, code=code, minutes=minutes, login=who.login)
@@ -160,11 +152,11 @@ def _channel_post(channel: str) -> Any:
     if _same(channel, _current(who, channel), value) and verified is not None:
         form.error(FIELDS[channel], N_("This is already your verified address or number."))
         return _form_page(who, channel, form)
-    check = check_current_password(form, who, current, channel)
-    if check.locked_until is not None:
-        return locked_page(check.locked_until)
-    if not check.right:
-        return _form_page(who, channel, form)
+    refused = refused_by_password(
+        form, who, current, channel, lambda: _form_page(who, channel, form)
+    )
+    if refused is not None:
+        return refused
     lifts = _send_code(who, channel, value)
     if lifts is not None:
         # On the profile, with the time the limit lifts and the way back.

@@ -19,12 +19,11 @@ from .blueprint import bp
 from .runtime import (
     account,
     audit,
-    check_current_password,
     confirm,
     done,
-    locked_page,
     page,
     read_current_password,
+    refused_by_password,
     signed_in,
 )
 
@@ -62,11 +61,9 @@ def joker_submit() -> Any:
     form.values.pop("joker_answer", None)  # never written back into the page
     if question is None or answer is None or current is None:
         return _page(who, form)
-    check = check_current_password(form, who, current, "joker")
-    if check.locked_until is not None:
-        return locked_page(check.locked_until)
-    if not check.right:
-        return _page(who, form)
+    refused = refused_by_password(form, who, current, "joker", lambda: _page(who, form))
+    if refused is not None:
+        return refused
     s.store.set_joker(who.uuid, question, container().passwords.hasher(answer), utcnow())
     audit("joker", "success", who, question=question)
     confirm(who, "joker")

@@ -30,25 +30,18 @@ from .blueprint import bp
 from .runtime import (
     account,
     audit,
-    check_current_password,
     done,
-    locked_page,
     page,
     profile,
     read_current_password,
+    refused_by_password,
     signed_in,
 )
 
 
 def _page(who: Account, form: Form | None = None, violations: Any = None) -> Any:
     form = form or Form()
-    return page(
-        "password",
-        form,
-        login=who.login,
-        full_name=who.full_name,
-        **password_fields(form, violations),
-    )
+    return page("password", form, **password_fields(form, who, violations))
 
 
 @bp.get("/password")
@@ -84,11 +77,9 @@ def password_submit() -> Any:
     new = read_password(form)
     if current is None or new is None:
         return _page(who, form)
-    check = check_current_password(form, who, current, "password")
-    if check.locked_until is not None:
-        return locked_page(check.locked_until)
-    if not check.right:
-        return _page(who, form)
+    refused = refused_by_password(form, who, current, "password", lambda: _page(who, form))
+    if refused is not None:
+        return refused
     if new == current:
         form.error("new_password", N_("The new password must be different from the current one."))
         return _page(who, form)

@@ -22,7 +22,7 @@ from ...accounts.model import Account
 from ...accounts.throttle import Limit, Throttle
 from ...auth import Rejected, Success, Unavailable
 from ...runtime.container import container
-from ...runtime.sesame import now, public_link, utcnow
+from ...runtime.sesame import now, public_link
 from ...settings.profile import ProfileSettings
 from ...storage.sql.console import SqlConsoleStore
 from ...storage.sql.profile import SqlProfileStore
@@ -31,8 +31,8 @@ from ..console_auth import require_account, sign_in_url
 from ..passwords import MAX_PASSWORD_FIELD
 from ..security import error_page
 from ..sesame.forms import Form
-from ..sesame.runtime import client_ip, send_mail
-from ..theming import render_page
+from ..sesame.pages import form_page
+from ..sesame.runtime import client_ip, mail_change
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,15 +111,9 @@ def account() -> Account:
 
 def page(name: str, form: Form | None = None, status: int | None = None, **context: Any) -> Any:
     """``profile/<name>.html``; a form with errors answers 400 unless told otherwise."""
-    if form is not None:
-        context = {**form.context(), **context}
-        if status is None and not form.ok:
-            status = 400
-    context.setdefault("errors", {})
-    context.setdefault("values", {})
     done = request.args.get("done")
     context.setdefault("done", _(DONE[done]) if done in DONE else None)
-    return render_page(f"profile/{name}.html", status=status or 200, **context)
+    return form_page(f"profile/{name}.html", form, status, **context)
 
 
 def locked_page(until: float) -> Any:
@@ -197,6 +191,19 @@ def check_current_password(form: Form, who: Account, password: str, action: str)
     return PasswordCheck(False)
 
 
+def refused_by_password(
+    form: Form, who: Account, password: str, action: str, again: Callable[[], Any]
+) -> Any | None:
+    """None once ``password`` is the current one (:func:`check_current_password`);
+    else the answer: these forms locked (429), or ``again()``, the form saying why."""
+    check = check_current_password(form, who, password, action)
+    if check.locked_until is not None:
+        return locked_page(check.locked_until)
+    if not check.right:
+        return again()
+    return None
+
+
 class SourceUnavailable(Exception):
     """The user source (directory) did not answer: the page says 503."""
 
@@ -221,19 +228,8 @@ def audit(
 
 def confirm(who: Account, what: str, to: str | None = None, **context: Any) -> None:
     """The mail after a change (T11): what changed, when, from where; never a secret."""
-    address = to or who.personal_email
-    if not address:
-        return
-    send_mail(
-        "profile_changed",
-        address,
-        what=what,
-        login=who.login,
-        display_name=who.display_name,
-        when=utcnow(),
-        ip=client_ip(),
-        profile_url=public_link("profile.overview"),
-        **context,
+    mail_change(
+        "profile_changed", who, what, to, profile_url=public_link("profile.overview"), **context
     )
 
 

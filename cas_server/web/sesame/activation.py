@@ -26,21 +26,21 @@ from ...accounts.model import Account
 from ...accounts.passwords import PasswordChange, PasswordRejected
 from ...accounts.recovery import may_activate
 from ...accounts.throttle import Attempt
-from ...accounts.tokens import (
-    Purpose,
-    code_digest,
-    digest,
-    new_code,
-    new_secret,
-    normalize_activation_code,
-    normalize_code,
-)
+from ...accounts.tokens import Purpose, digest, new_secret, normalize_activation_code
 from ...runtime.container import container
 from ...runtime.sesame import now, sesame, utcnow
 from . import challenge
 from .blueprint import bp
-from .forms import Form, read_checkbox, read_identification, read_password
-from .pages import expired, identifier_kinds, joker_questions, page, password_fields, too_many
+from .forms import Form, read_checkbox, read_code, read_identification, read_password
+from .pages import (
+    code_page,
+    expired,
+    identifier_kinds,
+    joker_questions,
+    page,
+    password_fields,
+    too_many,
+)
 from .runtime import (
     audit,
     client_ip,
@@ -55,7 +55,7 @@ from .runtime import (
     remember,
     send_mail,
 )
-from .steps import StepExpired
+from .steps import StepExpired, confirm_change, grant, granted, issue_code
 
 CODE_KEY = "act_code"
 GRANT_KEY = "act"
@@ -117,16 +117,7 @@ def _send_activation_code(
         return
     s = sesame()
     kind, destination = channel
-    code = new_code()
-    s.tokens.issue(
-        account.uuid,
-        Purpose.ACTIVATION_CODE,
-        handle,
-        now=asked_at,
-        ttl=s.settings.tokens.code_ttl,
-        destination=destination,
-        data={"code": code_digest(handle, code), "channel": kind},
-    )
+    code = issue_code(account, Purpose.ACTIVATION_CODE, handle, destination, asked_at, channel=kind)
     audit("activation_code", "sent", account, channel=kind)
     minutes = int(s.settings.tokens.code_ttl // 60)
     if kind == "email":
@@ -139,17 +130,7 @@ def _send_activation_code(
 
 
 def _grant(account: Account, **data: Any) -> Response:
-    s = sesame()
-    secret = new_secret()
-    s.tokens.issue(
-        account.uuid,
-        Purpose.ACTIVATION_GRANT,
-        secret,
-        now=now(),
-        ttl=s.settings.tokens.grant_ttl,
-        data=data,
-    )
-    remember(GRANT_KEY, secret)
+    grant(account, Purpose.ACTIVATION_GRANT, GRANT_KEY, **data)
     return redirect(url_for("sesame.activate_account"), code=303)
 
 
@@ -192,7 +173,7 @@ def activate_submit() -> Any:
     to = found if allowed or channel is None else None
     later(partial(_send_activation_code, to, channel, handle, now()), "activation code")
     remember(CODE_KEY, handle)
-    return page("code", action=url_for("sesame.activate_verify"), flow="activation")
+    return code_page("sesame.activate_verify", "activation")
 
 
 @bp.post("/activate/code")
@@ -225,7 +206,7 @@ def activate_with_code() -> Any:
 def activate_verify_page() -> Any:
     if recall(CODE_KEY) is None:
         return expired()
-    return page("code", action=url_for("sesame.activate_verify"), flow="activation")
+    return code_page("sesame.activate_verify", "activation")
 
 
 @bp.post("/activate/verify")
@@ -235,17 +216,16 @@ def activate_verify() -> Any:
     if handle is None:
         return expired()
     form = Form()
-    code = normalize_code(form.raw("code"))
-    if len(code) != 6:
-        form.error("code", N_("Enter the 6 digits of the code you received."))
-        return page("code", form, action=url_for("sesame.activate_verify"), flow="activation")
+    code = read_code(form)
+    if code is None:
+        return code_page("sesame.activate_verify", "activation", form)
     record = s.tokens.try_code(
         handle, code, Purpose.ACTIVATION_CODE, now(), s.settings.tokens.code_attempts
     )
     if record is None:
         audit("activation_code", "wrong_or_expired")
         form.error("code", N_("This code is wrong or has expired."))
-        return page("code", form, action=url_for("sesame.activate_verify"), flow="activation")
+        return code_page("sesame.activate_verify", "activation", form)
     account = container().accounts.get(record.account_uuid)
     forget(CODE_KEY)
     if account is None or not may_activate(account):
@@ -255,14 +235,7 @@ def activate_verify() -> Any:
 
 
 def _form_account() -> tuple[str, Account] | None:
-    secret = recall(GRANT_KEY)
-    if secret is None:
-        return None
-    record = sesame().tokens.peek(secret, Purpose.ACTIVATION_GRANT, now())
-    account = container().accounts.get(record.account_uuid) if record else None
-    if account is None or not may_activate(account):
-        return None
-    return secret, account
+    return granted(GRANT_KEY, Purpose.ACTIVATION_GRANT, may_activate)
 
 
 def _charter(account: Account) -> Charter | None:
@@ -279,9 +252,7 @@ def _form_page(account: Account, form: Form | None = None, violations: Any = Non
         account=account,
         questions=joker_questions(),
         charter=_charter(account),
-        login=account.login,
-        full_name=account.full_name,
-        **password_fields(form, violations),
+        **password_fields(form, account, violations),
     )
 
 
@@ -358,8 +329,6 @@ def activate_account_submit() -> Any:
 
 def _confirm(account: Account, email: str | None) -> None:
     """The confirmation (T11) to the new address, and a notice to the one on file if it differs."""
-    from .steps import confirm_change
-
     if email:
         confirm_change(account, "activation", to=email)
     old = account.personal_email

@@ -24,6 +24,7 @@ from ...accounts.identity import (
     parse_identifier,
     parse_kind,
 )
+from ...accounts.tokens import normalize_code
 from ..passwords import MAX_PASSWORD_FIELD, read_new_password
 
 T = TypeVar("T")
@@ -96,6 +97,15 @@ def read_password(form: Form) -> str | None:
         form.error("confirm_password", N_("The two passwords are different."))
         return None
     return new
+
+
+def read_code(form: Form) -> str | None:
+    """The 6-digit code sent by mail or SMS, as typed back."""
+    code = normalize_code(form.raw("code"))
+    if len(code) != 6:
+        form.error("code", N_("Enter the 6 digits of the code you received."))
+        return None
+    return code
 
 
 def read_checkbox(form: Form, name: str, message: str) -> bool:

@@ -11,20 +11,15 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from flask import url_for
-from flask_babel import gettext as _
-
-from ...accounts.i18n import N_
 from ...accounts.identity import parse_email
-from ...accounts.joker import MAX_ANSWER_LENGTH, QUESTIONS
 from ...accounts.model import Account, Status
 from ...runtime.sesame import public_link, sesame, utcnow
 from . import challenge
 from .blueprint import bp
-from .forms import Form, read_identification, read_text
-from .pages import expired, identifier_kinds, page, too_many
+from .forms import Form, read_identification
+from .pages import expired, identifier_kinds, joker_page, page, too_many
 from .runtime import audit, ip_allowed, later, may_send, read_alike, send_mail
-from .steps import check_joker, current_joker, joker_locked, start_joker
+from .steps import answer_joker, current_joker, joker_locked, start_joker
 
 MAILED_STATUSES = (Status.ACTIVE, Status.NOT_ACTIVATED)
 
@@ -112,22 +107,12 @@ def identifier_submit() -> Any:
     return page("sent", what="identifier", show_joker=on_screen)
 
 
-def _joker_page(form: Form | None = None, question: str = "") -> Any:
-    return page(
-        "joker",
-        form,
-        question=question,
-        action=url_for("sesame.identifier_joker"),
-        max_length=MAX_ANSWER_LENGTH,
-    )
-
-
 @bp.get("/identifier/joker")
 def identifier_joker_page() -> Any:
     found = current_joker("identifier") if sesame().settings.identifier_on_screen else None
     if found is None:
         return expired()
-    return _joker_page(question=_(QUESTIONS[found.question]))
+    return joker_page("sesame.identifier_joker", found.question)
 
 
 @bp.post("/identifier/joker")
@@ -138,11 +123,8 @@ def identifier_joker() -> Any:
     if joker_locked(found):
         return too_many()
     form = Form()
-    answer = read_text(form, "joker_answer", MAX_ANSWER_LENGTH)
-    if answer is None or not check_joker(found, answer, "identifier"):
-        if answer is not None:
-            form.error("joker_answer", N_("This answer is not right."))
-        return _joker_page(form, _(QUESTIONS[found.question]))
-    assert found.account is not None
-    audit("identifier", "shown", found.account)
-    return page("identifier_shown", login=found.account.login)
+    account = answer_joker(found, "identifier", form)
+    if account is None:
+        return joker_page("sesame.identifier_joker", found.question, form)
+    audit("identifier", "shown", account)
+    return page("identifier_shown", login=account.login)

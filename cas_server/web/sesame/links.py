@@ -41,7 +41,7 @@ from . import challenge
 from .blueprint import bp
 from .forms import Form, read_checkbox, read_password, read_text
 from .link_mail import LINK_PURPOSES, send_links
-from .pages import expired, page, too_many
+from .pages import expired, page, path_start, too_many
 from .password import new_password_page
 from .runtime import (
     audit,
@@ -60,16 +60,6 @@ def _disabled(path: str) -> bool:
     return not sesame().settings.path_enabled(path)
 
 
-def _start(path: str, form: Form | None = None, **extra: Any) -> Any:
-    endpoint = f"sesame.password_{path}"
-    return page(
-        f"password_{path}",
-        form,
-        captcha=challenge.new_challenge(f"password_{path}", endpoint),
-        **extra,
-    )
-
-
 # Mailed link (email) and temporary password (temporary) ------------------------------
 
 
@@ -82,7 +72,7 @@ def _request_by_identifier(path: str, template: str) -> Any:
     form = Form()
     value = read_text(form, "identifier", 254)
     if not challenge.verify(form, f"password_{path}") or value is None:
-        return _start(path, form)
+        return path_start(path, form)
     if path == "email":
         accounts = s.store.find_by_login_or_email(value)
     else:
@@ -96,7 +86,7 @@ def _request_by_identifier(path: str, template: str) -> Any:
 
 @bp.get("/password/email")
 def password_email() -> Any:
-    return page("disabled", status=404) if _disabled("email") else _start("email")
+    return page("disabled", status=404) if _disabled("email") else path_start("email")
 
 
 @bp.post("/password/email")
@@ -160,7 +150,7 @@ def _finish_reset(
 
 @bp.get("/password/temporary")
 def password_temporary() -> Any:
-    return page("disabled", status=404) if _disabled("temporary") else _start("temporary")
+    return page("disabled", status=404) if _disabled("temporary") else path_start("temporary")
 
 
 @bp.post("/password/temporary")
@@ -285,9 +275,9 @@ def _facts_failed(attempt: Attempt, account: Account | None) -> None:
 
 @bp.get("/password/facts")
 def password_facts() -> Any:
-    return (
-        page("disabled", status=404) if _disabled("facts") else _start("facts", **_facts_context())
-    )
+    if _disabled("facts"):
+        return page("disabled", status=404)
+    return path_start("facts", **_facts_context())
 
 
 @bp.post("/password/facts")
@@ -300,7 +290,7 @@ def password_facts_submit() -> Any:
     form = Form()
     facts = read_facts(form)
     if not challenge.verify(form, "password_facts") or facts is None:
-        return _start("facts", form, **_facts_context())
+        return path_start("facts", form, **_facts_context())
     if s.joker_ip_throttle.retry_at(client_ip(), now()) is not None:
         return too_many()
     chosen: list[Account] = []

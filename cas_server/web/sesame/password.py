@@ -17,31 +17,41 @@ from flask_babel import gettext as _
 
 from ...accounts.i18n import N_
 from ...accounts.identity import IdentifierKind, parse_identifier
-from ...accounts.joker import MAX_ANSWER_LENGTH, QUESTIONS
 from ...accounts.model import Account
 from ...accounts.passwords import PasswordRejected
 from ...accounts.recovery import may_recover
-from ...accounts.tokens import Purpose, code_digest, new_code, new_secret, normalize_code
+from ...accounts.tokens import Purpose, new_secret
 from ...runtime.container import container
 from ...runtime.sesame import now, sesame, utcnow
 from . import challenge
 from .blueprint import bp
-from .forms import Form, read_checkbox, read_identification, read_password, read_text
-from .pages import expired, identifier_kinds, page, password_fields, too_many
+from .forms import Form, read_checkbox, read_code, read_identification, read_password
+from .pages import (
+    code_page,
+    expired,
+    identifier_kinds,
+    joker_page,
+    page,
+    password_fields,
+    path_start,
+    too_many,
+)
 from .runtime import audit, forget, ip_allowed, later, may_text, read_alike, recall, remember
 from .steps import (
+    RESET_GRANT_KEY,
     StepExpired,
-    check_joker,
+    answer_joker,
     complete_reset,
     current_joker,
     grant_reset,
+    granted,
+    issue_code,
     joker_locked,
     reset_charter,
     start_joker,
 )
 
 SMS_KEY = "sms"
-GRANT_KEY = "grant"
 
 
 def _disabled(path: str) -> bool:
@@ -58,30 +68,11 @@ def password() -> Any:
 # Joker path -------------------------------------------------------------------
 
 
-def _joker_start(form: Form | None = None) -> Any:
-    return page(
-        "password_joker",
-        form,
-        kinds=identifier_kinds(),
-        captcha=challenge.new_challenge("password_joker", "sesame.password_joker"),
-    )
-
-
-def _joker_page(question: str, form: Form | None = None) -> Any:
-    return page(
-        "joker",
-        form,
-        question=_(QUESTIONS[question]),
-        action=url_for("sesame.password_joker_answer"),
-        max_length=MAX_ANSWER_LENGTH,
-    )
-
-
 @bp.get("/password/joker")
 def password_joker() -> Any:
     if _disabled("joker"):
         return page("disabled", status=404)
-    return _joker_start()
+    return path_start("joker", kinds=identifier_kinds())
 
 
 @bp.post("/password/joker")
@@ -94,7 +85,7 @@ def password_joker_submit() -> Any:
     form = Form()
     ident = read_identification(form, s.settings.identifier_kinds, utcnow().date())
     if not challenge.verify(form, "password_joker") or ident is None:
-        return _joker_start(form)
+        return path_start("joker", form, kinds=identifier_kinds())
     account = s.store.find_by_identifier(ident.kind, ident.value)
     read_alike(account, ident.key)
     found = start_joker(ident, account, "password")
@@ -104,7 +95,7 @@ def password_joker_submit() -> Any:
         found.account,
         path="joker",
     )
-    return _joker_page(found.question)
+    return joker_page("sesame.password_joker_answer", found.question)
 
 
 @bp.post("/password/joker/answer")
@@ -115,32 +106,21 @@ def password_joker_answer() -> Any:
     if joker_locked(found):
         return too_many()
     form = Form()
-    answer = read_text(form, "joker_answer", MAX_ANSWER_LENGTH)
-    if answer is None or not check_joker(found, answer, "password"):
-        if answer is not None:
-            form.error("joker_answer", N_("This answer is not right."))
-        return _joker_page(found.question, form)
-    assert found.account is not None
-    grant_reset(found.account)
+    account = answer_joker(found, "password", form)
+    if account is None:
+        return joker_page("sesame.password_joker_answer", found.question, form)
+    grant_reset(account)
     return redirect(url_for("sesame.new_password"), code=303)
 
 
 # SMS path -------------------------------------------------------------------------
 
 
-def _sms_start(form: Form | None = None) -> Any:
-    return page(
-        "password_sms",
-        form,
-        captcha=challenge.new_challenge("password_sms", "sesame.password_sms"),
-    )
-
-
 @bp.get("/password/sms")
 def password_sms() -> Any:
     if _disabled("sms"):
         return page("disabled", status=404)
-    return _sms_start()
+    return path_start("sms")
 
 
 def _send_reset_code(account: Account | None, handle: str, asked_at: float) -> None:
@@ -151,16 +131,7 @@ def _send_reset_code(account: Account | None, handle: str, asked_at: float) -> N
     if account is None or not mobile:
         audit("password_request", "no_sms", None, path="sms")
         return
-    code = new_code()
-    s.tokens.issue(
-        account.uuid,
-        Purpose.SMS_CODE,
-        handle,
-        now=asked_at,
-        ttl=s.settings.tokens.code_ttl,
-        destination=mobile,
-        data={"code": code_digest(handle, code)},
-    )
+    code = issue_code(account, Purpose.SMS_CODE, handle, mobile, asked_at)
     text = _(
         "%(name)s: your code is %(code)s (valid %(minutes)s min). Never give it to anyone.",
         name=container().settings.institution_name,
@@ -180,7 +151,7 @@ def password_sms_submit() -> Any:
     form = Form()
     login = form.take(parse_identifier, IdentifierKind.LOGIN, form.raw("identifier"))
     if not challenge.verify(form, "password_sms") or login is None:
-        return _sms_start(form)
+        return path_start("sms", form)
     account = container().accounts.find_by_login(login)
     read_alike(account, login)
     handle = new_secret()
@@ -188,7 +159,7 @@ def password_sms_submit() -> Any:
     sent = may_text(account if may_recover(account) else None, "sms_code", typed=login)
     later(partial(_send_reset_code, account if sent else None, handle, now()), "sms code")
     remember(SMS_KEY, handle)
-    return page("code", action=url_for("sesame.password_sms_code"), flow="sms")
+    return code_page("sesame.password_sms_code", "sms")
 
 
 @bp.post("/password/sms/code")
@@ -198,10 +169,9 @@ def password_sms_code() -> Any:
     if handle is None or _disabled("sms"):
         return expired()
     form = Form()
-    code = normalize_code(form.raw("code"))
-    if len(code) != 6:
-        form.error("code", N_("Enter the 6 digits of the code you received."))
-        return page("code", form, action=url_for("sesame.password_sms_code"), flow="sms")
+    code = read_code(form)
+    if code is None:
+        return code_page("sesame.password_sms_code", "sms", form)
     record = s.tokens.try_code(
         handle, code, Purpose.SMS_CODE, now(), s.settings.tokens.code_attempts
     )
@@ -209,7 +179,7 @@ def password_sms_code() -> Any:
     if account is None or not may_recover(account):
         audit("sms_code", "wrong_or_expired")
         form.error("code", N_("This code is wrong or has expired."))
-        return page("code", form, action=url_for("sesame.password_sms_code"), flow="sms")
+        return code_page("sesame.password_sms_code", "sms", form)
     forget(SMS_KEY)
     audit("sms_code", "verified", account)
     grant_reset(account)
@@ -219,13 +189,8 @@ def password_sms_code() -> Any:
 # New password (after the joker or an SMS code) ---------------------------------------
 
 
-def _granted() -> tuple[str, Any] | None:
-    secret = recall(GRANT_KEY)
-    record = sesame().tokens.peek(secret, Purpose.RESET_GRANT, now()) if secret else None
-    account = container().accounts.get(record.account_uuid) if record else None
-    if secret is None or account is None or not may_recover(account):
-        return None
-    return secret, account
+def _granted() -> tuple[str, Account] | None:
+    return granted(RESET_GRANT_KEY, Purpose.RESET_GRANT, may_recover)
 
 
 def new_password_page(
@@ -237,9 +202,7 @@ def new_password_page(
         form,
         action=action,
         charter=reset_charter(account),
-        login=account.login,
-        full_name=account.full_name,
-        **password_fields(form, violations),
+        **password_fields(form, account, violations),
         **extra,
     )
 
@@ -272,5 +235,5 @@ def new_password_submit() -> Any:
         return new_password_page(account, action, form, exc.violations)
     except StepExpired:
         return expired()
-    forget(GRANT_KEY)
+    forget(RESET_GRANT_KEY)
     return page("password_changed", login=account.login)

@@ -15,7 +15,7 @@ from flask_babel import force_locale
 from ...accounts.model import Account
 from ...runtime.container import container
 from ...runtime.mail import render_message
-from ...runtime.sesame import language, now, public_link, sesame, sms_budget_allows
+from ...runtime.sesame import language, now, public_link, sesame, sms_budget_allows, utcnow
 from ...runtime.themes import current_chain
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,26 @@ def send_mail(template: str, to: str, **context: Any) -> None:
         **context,
     )
     sesame().outbox.send(message)
+
+
+def mail_change(
+    template: str, account: Account, what: str, to: str | None = None, **context: Any
+) -> None:
+    """The confirmation mail after a change (T11): what changed, when, from where;
+    never a secret. To ``to``, else the personal address on file; none without one."""
+    address = to or account.personal_email
+    if not address:
+        return
+    send_mail(
+        template,
+        address,
+        what=what,
+        login=account.login,
+        display_name=account.display_name,
+        when=utcnow(),
+        ip=client_ip(),
+        **context,
+    )
 
 
 def send_sms(account: Account, text: str, action: str) -> bool:

@@ -1,4 +1,5 @@
-"""Steps several paths share: the joker question, and finishing a password reset.
+"""Steps several paths share: the joker question, the codes sent and the grants
+that follow a proof, and finishing a password reset.
 
 The joker step answers the same for everyone (T1): a person who matches
 no account, or a locked one, gets a *decoy* question drawn from the same
@@ -11,29 +12,34 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import abort, current_app, make_response
 
 from ...accounts.charter import Charter, charter_for
+from ...accounts.i18n import N_
 from ...accounts.identity import Identification
-from ...accounts.joker import QUESTIONS, decoy_question, normalize_answer
+from ...accounts.joker import MAX_ANSWER_LENGTH, QUESTIONS, decoy_question, normalize_answer
 from ...accounts.model import Account
 from ...accounts.passwords import PasswordChange
 from ...accounts.recovery import may_recover
 from ...accounts.throttle import Attempt
-from ...accounts.tokens import Purpose, new_secret
+from ...accounts.tokens import Purpose, code_digest, new_code, new_secret
 from ...runtime.container import container
 from ...runtime.sesame import now, sesame, utcnow
 from ...storage.sql.tokens import NO_LIMIT
+from .forms import Form, read_text
 from .pages import too_many
-from .runtime import audit, client_ip, end_sessions, even_out, forget, recall, remember, send_mail
+from .runtime import audit, client_ip, end_sessions, even_out, forget, mail_change, recall, remember
 
 JOKER = "joker"
 JOKER_KEY = "joker_key"
 JOKER_FOR = "joker_for"
 JOKER_AT = "joker_at"
 JOKER_SEED = "joker_seed"  # what a decoy question is drawn from (both kinds have one)
+RESET_GRANT_KEY = "grant"  # the new-password step's secret (Purpose.RESET_GRANT)
 
 
 class StepExpired(Exception):
@@ -165,14 +171,66 @@ def check_joker(challenge: JokerChallenge, answer: str, purpose: str) -> bool:
     return True
 
 
-def grant_reset(account: Account) -> None:
-    """The person proved who they are (joker, SMS code): they may choose a password."""
+def answer_joker(challenge: JokerChallenge, purpose: str, form: Form) -> Account | None:
+    """The typed answer, checked once (:func:`check_joker`): the account when it is
+    right; else None, and the form says why."""
+    answer = read_text(form, "joker_answer", MAX_ANSWER_LENGTH)
+    if answer is None or not check_joker(challenge, answer, purpose):
+        if answer is not None:
+            form.error("joker_answer", N_("This answer is not right."))
+        return None
+    assert challenge.account is not None
+    return challenge.account
+
+
+def grant(account: Account, purpose: Purpose, key: str, **data: Any) -> None:
+    """The person proved who they are: the next step's single-use token (``purpose``),
+    its secret kept in this browser's session under ``key``."""
     s = sesame()
     secret = new_secret()
     s.tokens.issue(
-        account.uuid, Purpose.RESET_GRANT, secret, now=now(), ttl=s.settings.tokens.grant_ttl
+        account.uuid, purpose, secret, now=now(), ttl=s.settings.tokens.grant_ttl, data=data
     )
-    remember("grant", secret)
+    remember(key, secret)
+
+
+def granted(
+    key: str, purpose: Purpose, allowed: Callable[[Account], bool]
+) -> tuple[str, Account] | None:
+    """The token this browser's session keeps under ``key`` (left where it is: the
+    step's write takes it) and its account, while ``allowed`` for it."""
+    secret = recall(key)
+    if not secret:
+        return None
+    record = sesame().tokens.peek(secret, purpose, now())
+    account = container().accounts.get(record.account_uuid) if record else None
+    if account is None or not allowed(account):
+        return None
+    return secret, account
+
+
+def grant_reset(account: Account) -> None:
+    """The person proved who they are (joker, SMS code): they may choose a password."""
+    grant(account, Purpose.RESET_GRANT, RESET_GRANT_KEY)
+
+
+def issue_code(
+    account: Account, purpose: Purpose, handle: str, destination: str, at: float, **data: Any
+) -> str:
+    """A new 6-digit code for ``destination``, valid ``code_ttl``: kept as a digest
+    bound to ``handle`` (the token's secret, in the session), never in clear."""
+    s = sesame()
+    code = new_code()
+    s.tokens.issue(
+        account.uuid,
+        purpose,
+        handle,
+        now=at,
+        ttl=s.settings.tokens.code_ttl,
+        destination=destination,
+        data={"code": code_digest(handle, code), **data},
+    )
+    return code
 
 
 def reset_charter(account: Account) -> Charter | None:
@@ -228,15 +286,4 @@ def complete_reset(
 
 def confirm_change(account: Account, what: str, to: str | None = None) -> None:
     """The confirmation mail after a change, with no secret in it (T11)."""
-    address = to or account.personal_email
-    if not address:
-        return
-    send_mail(
-        "changed",
-        address,
-        what=what,
-        login=account.login,
-        display_name=account.display_name,
-        when=utcnow(),
-        ip=client_ip(),
-    )
+    mail_change("changed", account, what, to)

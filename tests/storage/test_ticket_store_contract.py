@@ -1,0 +1,292 @@
+"""One contract, every ticket store: the same promises on memory, SQLite,
+PostgreSQL and Redis (real servers, started by ``tests/support/servers.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cas_server.protocol.cas.tickets import (
+    Authentication,
+    Principal,
+    ProxyGrantingTicket,
+    ServiceTicket,
+    TicketGrantingTicket,
+    new_ticket_id,
+    ticket_digest,
+)
+from cas_server.storage.memory import MemoryTicketRegistry
+from cas_server.storage.redis.client import RedisSettings, make_client
+from cas_server.storage.redis.tickets import RedisTicketRegistry
+from cas_server.storage.sql.db import make_engine
+from cas_server.storage.sql.migrate import upgrade
+from cas_server.storage.sql.tickets import SqlTicketRegistry
+
+NOW = 1_800_000_000.0
+AUTH = Authentication(Principal("alice", {"mail": ("a@x.org",), "memberOf": ("a", "b")}), NOW, True)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    if request.param == "memory":
+        yield MemoryTicketRegistry()
+        return
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        client = make_client(RedisSettings(server.url))
+        yield RedisTicketRegistry(client, request.getfixturevalue("redis_prefix"))
+        client.close()
+        return
+    if request.param == "postgresql":
+        engine = make_engine(request.getfixturevalue("postgres_url"))
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
+        upgrade(engine)
+    yield SqlTicketRegistry(engine)
+    engine.dispose()
+
+
+def tgt(idle: float = 100, hard: float = 1000) -> TicketGrantingTicket:
+    return TicketGrantingTicket(
+        id=new_ticket_id("TGT"),
+        authentication=AUTH,
+        created_at=NOW,
+        expires_at=NOW + hard,
+        idle_timeout=idle,
+        last_used_at=NOW,
+    )
+
+
+def st(
+    session: TicketGrantingTicket, *, logout_url: str | None = None, prefix: str = "ST"
+) -> ServiceTicket:
+    return ServiceTicket(
+        id=new_ticket_id(prefix),
+        service="https://app.example.org/",
+        service_id="app",
+        tgt_id=session.id,
+        authentication=session.authentication,
+        from_new_login=True,
+        created_at=NOW,
+        expires_at=NOW + 10,
+        proxies=("https://p2/cb", "https://p1/cb") if prefix == "PT" else (),
+        logout_url=logout_url,
+    )
+
+
+def test_session_round_trip_and_expiry(store: object) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    got = store.get_ticket_granting_ticket(session.id, NOW + 1)  # type: ignore[attr-defined]
+    assert got is not None
+    assert got.authentication == AUTH
+    assert store.get_ticket_granting_ticket(session.id, NOW + 101) is None  # type: ignore[attr-defined]
+    assert store.get_ticket_granting_ticket(new_ticket_id("TGT"), NOW) is None  # type: ignore[attr-defined]
+
+
+def test_grant_touches_the_session(store: object) -> None:
+    session = tgt(idle=100)
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    for step in (90, 180, 270):
+        granted = store.grant_service_ticket(session.id, NOW + step, lambda t: st(t))  # type: ignore[attr-defined]
+        assert granted is not None
+    assert store.grant_service_ticket(session.id, NOW + 380, lambda t: st(t)) is None  # type: ignore[attr-defined]
+
+
+def test_grant_stores_nothing_when_build_raises(store: object) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    made: list[ServiceTicket] = []
+
+    def build(t: TicketGrantingTicket) -> ServiceTicket:
+        made.append(st(t))
+        raise PermissionError("access denied")
+
+    with pytest.raises(PermissionError):
+        store.grant_service_ticket(session.id, NOW, build)  # type: ignore[attr-defined]
+    assert store.consume_service_ticket(made[0].id) is None  # type: ignore[attr-defined]
+
+
+def test_consume_is_single_use_and_round_trips(store: object) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    ticket = st(session, prefix="PT")
+    store.add_service_ticket(ticket)  # type: ignore[attr-defined]
+    got = store.consume_service_ticket(ticket.id)  # type: ignore[attr-defined]
+    assert got is not None
+    assert (got.id, got.service, got.service_id, got.proxies, got.from_new_login) == (
+        ticket.id,
+        ticket.service,
+        "app",
+        ("https://p2/cb", "https://p1/cb"),
+        True,
+    )
+    assert got.authentication == AUTH
+    assert got.is_proxy_ticket
+    assert store.consume_service_ticket(ticket.id) is None  # type: ignore[attr-defined]
+
+
+def test_consume_is_atomic_under_threads(store: object) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    for _ in range(10):
+        ticket = st(session)
+        store.add_service_ticket(ticket)  # type: ignore[attr-defined]
+        barrier = threading.Barrier(8)
+        wins: list[object] = []
+
+        def attempt(
+            ticket_id: str = ticket.id,
+            barrier: threading.Barrier = barrier,
+            wins: list[object] = wins,
+        ) -> None:
+            barrier.wait(timeout=10)
+            if store.consume_service_ticket(ticket_id) is not None:  # type: ignore[attr-defined]
+                wins.append(ticket_id)
+
+        threads = [threading.Thread(target=attempt) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        assert len(wins) == 1
+
+
+def test_logout_cascades_and_lists_single_logout_targets(store: object) -> None:
+    session, other = tgt(), tgt()
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    store.add_ticket_granting_ticket(other)  # type: ignore[attr-defined]
+    delivered = st(session, logout_url="https://app.example.org/slo")
+    undelivered = st(session, logout_url="https://app.example.org/slo")
+    silent = st(session)
+    elsewhere = st(other, logout_url="https://app.example.org/slo")
+    for ticket in (delivered, undelivered, silent, elsewhere):
+        store.add_service_ticket(ticket)  # type: ignore[attr-defined]
+    store.consume_service_ticket(delivered.id)  # type: ignore[attr-defined]
+    store.consume_service_ticket(silent.id)  # type: ignore[attr-defined]
+    store.consume_service_ticket(elsewhere.id)  # type: ignore[attr-defined]
+    pgt = ProxyGrantingTicket(
+        id=new_ticket_id("PGT"),
+        tgt_id=ticket_digest(session.id),  # as the validator passes it on
+        service_id="app",
+        authentication=AUTH,
+        proxies=("https://p/cb",),
+        created_at=NOW,
+        expires_at=NOW + 100,
+    )
+    store.add_proxy_granting_ticket(pgt)  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW) is not None  # type: ignore[attr-defined]
+
+    targets = store.destroy_ticket_granting_ticket(session.id)  # type: ignore[attr-defined]
+    assert [(t.ticket_id, t.logout_url) for t in targets] == [
+        (delivered.id, "https://app.example.org/slo")
+    ]
+    assert store.get_ticket_granting_ticket(session.id, NOW) is None  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW) is None  # type: ignore[attr-defined]
+    assert store.consume_service_ticket(undelivered.id) is None  # type: ignore[attr-defined]
+    assert store.get_ticket_granting_ticket(other.id, NOW) is not None  # type: ignore[attr-defined]
+
+
+def test_pgt_dies_with_an_expired_session(store: object) -> None:
+    session = tgt(idle=50)
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    pgt = ProxyGrantingTicket(
+        id=new_ticket_id("PGT"),
+        tgt_id=session.id,
+        service_id="app",
+        authentication=AUTH,
+        proxies=("https://p/cb",),
+        created_at=NOW,
+        expires_at=NOW + 1000,
+    )
+    store.add_proxy_granting_ticket(pgt)  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW + 10) is not None  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW + 60) is None  # type: ignore[attr-defined]
+
+
+def test_sessions_of_a_user(store: object) -> None:
+    sessions = [tgt(), tgt()]
+    for session in sessions:
+        store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    assert len(store.sessions_for("alice", NOW)) == 2  # type: ignore[attr-defined]
+    assert store.sessions_for("bob", NOW) == []  # type: ignore[attr-defined]
+    store.destroy_sessions_for("alice")  # type: ignore[attr-defined]
+    assert store.sessions_for("alice", NOW) == []  # type: ignore[attr-defined]
+    assert all(store.get_ticket_granting_ticket(s.id, NOW) is None for s in sessions)  # type: ignore[attr-defined]
+
+
+def test_purge_removes_only_what_is_dead(store: object) -> None:
+    live, dead = tgt(hard=1000), tgt(hard=10)
+    store.add_ticket_granting_ticket(live)  # type: ignore[attr-defined]
+    store.add_ticket_granting_ticket(dead)  # type: ignore[attr-defined]
+    expired = st(live)
+    kept_for_slo = st(live, logout_url="https://app.example.org/slo")
+    store.add_service_ticket(expired)  # type: ignore[attr-defined]
+    store.add_service_ticket(kept_for_slo)  # type: ignore[attr-defined]
+    store.consume_service_ticket(kept_for_slo.id)  # type: ignore[attr-defined]
+    removed = store.purge_expired(NOW + 50)  # type: ignore[attr-defined]
+    assert removed == 2  # the dead session and the expired ticket
+    assert store.get_ticket_granting_ticket(live.id, NOW + 50) is not None  # type: ignore[attr-defined]
+    targets = store.destroy_ticket_granting_ticket(live.id)  # type: ignore[attr-defined]
+    assert [t.ticket_id for t in targets] == [kept_for_slo.id]
+
+
+def pgt_of(session: TicketGrantingTicket, *, digest: bool = False) -> ProxyGrantingTicket:
+    return ProxyGrantingTicket(
+        id=new_ticket_id("PGT"),
+        tgt_id=ticket_digest(session.id) if digest else session.id,
+        service_id="app",
+        authentication=AUTH,
+        proxies=("https://p/cb",),
+        created_at=NOW,
+        expires_at=NOW + 1000,
+    )
+
+
+@pytest.mark.parametrize("ending", ["logout", "expiry", "unknown"])
+@pytest.mark.parametrize("digest", [False, True], ids=["plain-root", "digest-root"])
+def test_no_proxy_ticket_or_pgt_outlives_a_session_that_ended_meanwhile(
+    store: object, ending: str, digest: bool
+) -> None:
+    # The validator stores a PGT after its callback answered, and /proxy a PT
+    # after reading the PGT: the session may end in between. The store checks
+    # it in the same atomic step as the insert, as grant_service_ticket does.
+    session = tgt(idle=100)
+    if ending != "unknown":
+        store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    if ending == "logout":
+        store.destroy_ticket_granting_ticket(session.id)  # type: ignore[attr-defined]
+    late = NOW + 200 if ending == "expiry" else NOW  # past the idle timeout
+    root = ticket_digest(session.id) if digest else session.id
+    pt = replace(st(session, prefix="PT"), tgt_id=root, created_at=late, expires_at=late + 10)
+    pgt = replace(pgt_of(session, digest=digest), created_at=late, expires_at=late + 1000)
+    store.add_service_ticket(pt)  # type: ignore[attr-defined]
+    store.add_proxy_granting_ticket(pgt)  # type: ignore[attr-defined]
+    assert store.consume_service_ticket(pt.id) is None  # type: ignore[attr-defined]
+    # A PGT of a dead session reads as None anyway: to see that none was stored,
+    # ask at an instant its session is alive (the session back, or before expiry).
+    if ending != "expiry":
+        store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW + 1) is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("digest", [False, True], ids=["plain-root", "digest-root"])
+def test_proxy_ticket_and_pgt_of_a_live_session_are_stored(store: object, digest: bool) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)  # type: ignore[attr-defined]
+    pt = st(session, prefix="PT")
+    if digest:
+        pt = replace(pt, tgt_id=ticket_digest(session.id))
+    pgt = pgt_of(session, digest=digest)
+    store.add_service_ticket(pt)  # type: ignore[attr-defined]
+    store.add_proxy_granting_ticket(pgt)  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW + 1) is not None  # type: ignore[attr-defined]
+    assert store.consume_service_ticket(pt.id) is not None  # type: ignore[attr-defined]
+    # And they still go with their session.
+    store.destroy_ticket_granting_ticket(session.id)  # type: ignore[attr-defined]
+    assert store.get_proxy_granting_ticket(pgt.id, NOW + 1) is None  # type: ignore[attr-defined]

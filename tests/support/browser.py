@@ -1,0 +1,95 @@
+"""What the Chromium tests (``tests/browser``) share: the stack they drive, viewports, the
+login form as a person fills it, accounts made on the stack's database with the server's
+own objects (``flow_app``). The fixtures (stack, browser, page, audit, shoot) are in
+``tests/browser/conftest.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import update
+
+from cas_server.accounts.charter import charter_for
+from cas_server.accounts.model import Profile, Status
+from cas_server.auth.hashing import hash_password
+from cas_server.storage.sql.models import AccountRow
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or fails in CI) with the reason
+    expect = None
+
+Audit = Callable[[Any, str], list[dict[str, Any]]]
+Shoot = Callable[[Any, str], None]
+
+NARROWEST = {"width": 320, "height": 640}  # WCAG 1.4.10: reflow at 320 CSS pixels
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+FRENCH = {"login": "Identifiant", "password": "Mot de passe", "submit": "Se connecter"}
+ENGLISH = {"login": "Username", "password": "Password", "submit": "Sign in"}
+
+
+@dataclass(frozen=True)
+class Stack:
+    cas: str  # http://127.0.0.1:PORT of the CAS server
+    client: str  # http://127.0.0.1:PORT of the demo ENT and Moodle
+    config: Path = Path()  # the server's TOML (its SQLite database is next to it)
+
+    def service(self, path: str) -> str:
+        return f"{self.client}/{path}/"
+
+
+def login_url(stack: Stack, service_path: str | None = None) -> str:
+    """The login page, for the demo client's service at ``service_path`` if given."""
+    if service_path is None:
+        return stack.cas + "/login"
+    return stack.cas + "/login?service=" + quote(stack.service(service_path), safe="")
+
+
+def sign_in(page: Any, username: str, password: str, words: dict[str, str] = FRENCH) -> None:
+    """Fill the login form by its labels (in the page's language) and send it."""
+    page.get_by_label(words["login"], exact=True).fill(username)
+    page.get_by_label(words["password"], exact=True).fill(password)
+    page.get_by_role("button", name=words["submit"]).click()
+
+
+def add_account(
+    app: Any,
+    login: str,
+    password: str,
+    *,
+    profile: Profile = Profile.STAFF,
+    charter_accepted: bool = True,
+    must_change: bool = False,
+) -> None:
+    """An active account on the stack's database, as the server's own objects make it."""
+    c = app.extensions["cas"]
+    account = c.accounts.create(
+        login,
+        profile=profile,
+        status=Status.ACTIVE,
+        password_hash=hash_password(password, c.settings.bcrypt_cost),
+        given_name=login.capitalize(),
+        family_name="Test",
+    )
+    if charter_accepted:
+        accept_charter(app, login)
+    if must_change:
+        with c.engine.begin() as conn:
+            conn.execute(
+                update(AccountRow)
+                .where(AccountRow.uuid == account.uuid)
+                .values(must_change_password=True)
+            )
+
+
+def accept_charter(app: Any, login: str) -> None:
+    c = app.extensions["cas"]
+    account = c.accounts.find_by_login(login)
+    charter = charter_for(c.charters, account.profile.value)
+    c.accounts.accept_charter(account.uuid, charter.id, charter.version)

@@ -27,6 +27,7 @@ Traffic goes to the loopback address only, for a bounded time.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import datetime as dt
 import importlib.util
@@ -484,6 +485,7 @@ class Ours:
         if redis_url:
             tickets += f'backend = "redis"\n[redis]\nurl = "{redis_url}"\nkey_prefix = "cas:"\n'
         self.config = self.dir / "cas.toml"
+        mfa_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  # a Fernet key
         self.config.write_text(
             "[server]\n"
             f'mode = "{"production" if cost >= 10 else "test"}"\n'
@@ -498,6 +500,8 @@ class Ours:
             # budget would refuse the sixth concurrent one. The peers have no
             # such budget; the benchmark measures throughput, not the lockout.
             "[login]\nmax_failures_per_login = 100000\nmax_failures_per_ip = 100000\n"
+            # Production mode wants a key for the second factor's sealed secrets.
+            f"[mfa]\nencryption_keys = [{mfa_key!r}]\n"
         )
         self.engine = make_engine(db_url)
         upgrade(self.engine)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ def create_app(
     environ: Mapping[str, str] | None = None,
 ) -> Flask:
     """Build the server: configuration, stores, user sources, protocol core, blueprints."""
+    from .accounts.mfa.sealing import RECOVERY_CODES_PURPOSE, Sealer, derive_key
+    from .accounts.mfa.service import MfaService
     from .accounts.passwords import PasswordService
     from .accounts.throttle import Limit, Throttle
     from .auth.hashing import hash_password, verify_password
@@ -38,12 +41,15 @@ def create_app(
     from .runtime.themes import Themes
     from .settings.charters import load_charters
     from .settings.infrastructure import load_infra_settings
+    from .settings.mfa import load_mfa_settings
     from .settings.policies import load_policy
     from .settings.server import load_settings
     from .settings.services import load_registry
     from .storage.sql.accounts import SqlAccountRepository
     from .storage.sql.db import make_engine
+    from .storage.sql.mfa import SqlMfaStore
     from .web import console_auth, dates, i18n, ops, security, theming
+    from .web.admin.gate import console_service
     from .web.application import CasFlask
     from .web.cas import login as cas
     from .web.cas import login_flow, validate
@@ -80,7 +86,7 @@ def create_app(
     clock = SystemClock()
     registry = load_registry(
         settings.service_paths,
-        [console_auth.internal_service(settings)],
+        [console_auth.internal_service(settings), console_service(settings)],
         cas2_attributes=settings.cas2_attributes,
     )
     accounts = SqlAccountRepository(engine)
@@ -97,6 +103,21 @@ def create_app(
     policy = load_policy(settings.policies_dir, settings.password_policy)
     counters = infra.counters
     login_limits = settings.login
+    mfa_settings = load_mfa_settings(
+        settings.raw, mode=settings.mode, institution_name=settings.institution_name
+    )
+    if mfa_settings.enabled and mfa_settings.stand_in_key and settings.mode != "test":
+        logging.getLogger(__name__).warning(
+            "[mfa] encryption_keys is empty: TOTP secrets are sealed with a public "
+            "stand-in key (%s mode only)",
+            settings.mode,
+        )
+    mfa_rules = mfa_settings.rules
+    if settings.raw.get("sms", {}).get("backend", "none") == "none":
+        mfa_rules = dataclasses.replace(mfa_rules, sms_codes=False)  # no SMS can be sent
+    # The recovery codes' HMAC key: derived from the encryption key with its own label,
+    # never the Flask secret; the older keys still recognise the codes they keyed.
+    recovery_keys = [derive_key(k, RECOVERY_CODES_PURPOSE) for k in mfa_settings.encryption_keys]
     app.extensions["cas"] = Container(
         settings=settings,
         engine=engine,
@@ -140,6 +161,15 @@ def create_app(
                 login_limits.lock_seconds,
             ),
             "ip",
+        ),
+        mfa=MfaService(
+            SqlMfaStore(engine),
+            Sealer(mfa_settings.encryption_keys),
+            mfa_rules,
+            clock,
+            recovery_keys[0],
+            mfa_settings.issuer,
+            old_recovery_keys=recovery_keys[1:],
         ),
         infra=infra,
     )

@@ -1,7 +1,8 @@
-"""A tiny CAS client standing in for two university services (ENT and Moodle).
+"""A tiny CAS client standing in for three university services (ENT, Moodle, Paie).
 
 Run by `make run` beside the server, so a newcomer can follow a real
-sign-in, single sign-on between two services, and single logout.
+sign-in, single sign-on between services, single logout, and the second
+factor the demo payroll ("Paie") requires.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from lxml import etree
 
 CAS_URL = os.environ.get("CAS_URL", "http://127.0.0.1:8080")
 NS = {"cas": "http://www.yale.edu/tp/cas"}
-APPS = {"ent": "ENT de démonstration", "moodle": "Moodle de démonstration"}
+APPS = {
+    "ent": "ENT de démonstration",
+    "moodle": "Moodle de démonstration",
+    "paie": "Paie de démonstration",  # mfa = "required" (config/demo-services/demo.toml)
+}
 
 app = Flask(__name__)
 app.secret_key = secrets.token_hex(16)
@@ -97,13 +102,17 @@ def home(name: str):  # type: ignore[no-untyped-def]
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(', '.join(v))}</td></tr>"
         for k, v in sorted(user["attributes"].items())
     )
-    other = "moodle" if name == "ent" else "ent"
+    others = " · ".join(
+        f"<a href='/{other}/'>Aller sur {html.escape(title)}</a>"
+        for other, title in APPS.items()
+        if other != name
+    )
     logout = f"{CAS_URL}/logout?{urlencode({'service': service_url(name)})}"
     return page(
         APPS[name],
         f"<p>Connecté en tant que <strong>{html.escape(user['user'])}</strong>.</p>"
         f"<table>{rows}</table>"
-        f"<p><a href='/{other}/'>Aller sur {html.escape(APPS[other])}</a> (single sign-on) · "
+        f"<p>{others} (single sign-on ; la paie demande aussi un second facteur) · "
         f"<a href='{html.escape(logout)}'>Se déconnecter</a></p>",
     )
 
@@ -130,5 +139,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8081)
     port = parser.parse_args().port
-    print(f"[demo client] ENT and Moodle on http://127.0.0.1:{port}/ent/ and /moodle/", flush=True)
+    print(
+        f"[demo client] ENT, Moodle and Paie on http://127.0.0.1:{port}/ent/, /moodle/ and /paie/",
+        flush=True,
+    )
     app.run(host="127.0.0.1", port=port)

@@ -30,8 +30,13 @@ class Role(StrEnum):
 
 
 CONSOLE_ROLES = frozenset(Role)
+#: The second factor's actions (issue #14). ``mfa_remove`` (one factor, or all of
+#: them: the "lost phone" call) is the help desk's and the administrator's, like
+#: every action on an account; ``mfa_import`` (hardware tokens from a file) is the
+#: command line's, and an administrator's only if a console ever offers it.
+MFA_ACTIONS = frozenset({"mfa_remove", "mfa_import"})
 #: What only an ``admin`` may do.
-ADMIN_ONLY = frozenset({"import", "roles"})
+ADMIN_ONLY = frozenset({"import", "roles", "mfa_import"})
 #: How far each console role reaches: an operator acts only on lower ranks.
 RANKS = {Role.HELPDESK.value: 1, Role.ADMIN.value: 2}
 #: The command line: whoever runs it holds the server and its database.

@@ -40,6 +40,8 @@ class Purpose(StrEnum):
     # A sign-in between the right password and the service (charter, forced
     # change): its handle is in the browser's session, the rest here.
     PENDING_LOGIN = "pending_login"
+    # Second factor: a code mailed or texted to a verified channel (accounts.mfa).
+    MFA_CODE = "mfa_code"
 
 
 #: Purposes a successful reset or activation cancels (T6).
@@ -107,7 +109,12 @@ class TokenSettings:
     code_attempts: int = DEFAULT_CODE_ATTEMPTS
 
     def ttl(self, purpose: Purpose) -> float:
-        if purpose in (Purpose.SMS_CODE, Purpose.ACTIVATION_CODE, Purpose.CHANNEL_CODE):
+        if purpose in (
+            Purpose.SMS_CODE,
+            Purpose.ACTIVATION_CODE,
+            Purpose.CHANNEL_CODE,
+            Purpose.MFA_CODE,
+        ):
             return self.code_ttl
         if purpose in (Purpose.RESET_GRANT, Purpose.ACTIVATION_GRANT, Purpose.JOKER_CHALLENGE):
             return self.grant_ttl

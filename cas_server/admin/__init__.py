@@ -6,6 +6,8 @@
 | ``actions`` | every action on an account, checked, done and audited (actor, IP, outcome) |
 | ``messages`` | the actions that send something: reset link by mail or SMS, activation |
 | ``imports`` | CSV imports: the dry run, the file kept between the two steps, the real run |
+| ``factors`` | a person's second factors as the help desk sees them; the "lost phone" removals |
+| ``mfa_import`` | hardware TOTP tokens from a CSV file, all lines or none (command line) |
 """
 
 from __future__ import annotations

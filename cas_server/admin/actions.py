@@ -24,7 +24,7 @@ from ..accounts.policy import MaxLength, MinLength
 from ..accounts.recovery import temporary_password
 from ..runtime.container import container
 from ..storage.sql.console import ConsoleError
-from . import admin
+from . import admin, factors
 from .acting import Acting, Refused
 from .messages import notify_action
 
@@ -262,3 +262,12 @@ class Actions(Acting):
         if roles != account.roles:
             self.tell_owner(account, "roles")
         return frozenset(roles)
+
+    # Second factor (issue #14) ------------------------------------------------------
+    def remove_factor(self, account: Account, factor_id: str) -> factors.FactorLine:
+        """The help desk's "lost phone": one factor (an id of ``account``'s only)."""
+        return factors.remove_factor(self, account, factor_id)
+
+    def remove_all_factors(self, account: Account) -> int:
+        """Every factor, recovery code and trusted device; the person enrols again."""
+        return factors.remove_all_factors(self, account)

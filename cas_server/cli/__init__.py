@@ -13,6 +13,7 @@ application, never the other way round.
 | ``tickets`` | ``tickets purge``, ``purge`` |
 | ``audit`` | ``audit purge``, ``audit export`` |
 | ``ldap`` | ``ldap sync`` |
+| ``mfa`` | ``mfa import-totp``, ``reseal``, ``show``, ``remove`` (second factors) |
 | ``demo`` | ``demo`` |
 """
 
@@ -27,6 +28,7 @@ from .audit import audit_group
 from .db import db_group
 from .demo import demo
 from .ldap import ldap_group
+from .mfa import mfa_group
 from .services import services_group
 from .tickets import purge, tickets_group
 from .users import users_group
@@ -40,6 +42,7 @@ COMMANDS: tuple[click.Command, ...] = (
     demo,
     audit_group,
     ldap_group,
+    mfa_group,
 )
 
 

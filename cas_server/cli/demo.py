@@ -1,4 +1,4 @@
-"""``cas-server demo``: the demo accounts and their Sésame data."""
+"""``cas-server demo``: the demo accounts, their Sésame data and the demo admin's second factor."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from ..runtime.container import container
 @with_appcontext
 def demo() -> None:
     from ..demo.accounts import load_demo
+    from ..demo.mfa import load_mfa_demo
     from ..demo.sesame import load_sesame_demo
 
-    for line in (*load_demo(container()), *load_sesame_demo(container())):
+    c = container()
+    for line in (*load_demo(c), *load_sesame_demo(c), *load_mfa_demo(c)):
         click.echo(line)

@@ -23,6 +23,8 @@ def services_check() -> None:
         state = "enabled" if service.enabled else "DISABLED"
         released = ", ".join(f"{s}→{t}" if s != t else s for s, t in service.release_attributes)
         proxy = service.proxy_callback_pattern
+        # A service that asks for a second factor (`mfa = "required"`, issue #14).
+        mfa = "     mfa: required\n" if service.mfa_required else ""
         click.echo(
             f"{order:3d}. [{service.evaluation_order}] {service.id} ({service.name}) {state}\n"
             f"     pattern: {service.url_pattern.pattern}\n"
@@ -31,6 +33,7 @@ def services_check() -> None:
             f"     proxy: {proxy.pattern if proxy else 'refused'}"
             f"; logout: {service.logout_url or '-'} ({service.logout_type})"
             f"; theme: {service.theme or '-'}\n"
+            f"{mfa}"
             f"     from: {service.source}"
         )
     click.echo(f"{len(registry)} service(s) OK")

@@ -1,2 +1,3 @@
-"""Demo data for ``make run`` (``cas-server demo``): the demo accounts (``accounts``) and
-their Sésame data, jokers and codes (``sesame``). Idempotent; never loaded by a deployment."""
+"""Demo data for ``make run`` (``cas-server demo``): the demo accounts (``accounts``),
+their Sésame data, jokers and codes (``sesame``), and the demo admin's published TOTP
+secret (``mfa``). Idempotent; never loaded by a deployment."""

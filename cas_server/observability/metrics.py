@@ -30,6 +30,7 @@ from ..protocol.cas.assertion import Assertion
 from ..protocol.cas.errors import CasError
 from ..protocol.cas.ports import TicketRegistry
 from ..protocol.cas.tickets import (
+    Authentication,
     ProxyGrantingTicket,
     ServiceTicket,
     SingleLogoutTarget,
@@ -141,6 +142,14 @@ class MeteredTicketRegistry:
         if ticket is not None:
             labelled(TICKETS_ISSUED, "ST").inc()
         return ticket
+
+    def replace_authentication(
+        self, tgt_id: str, authentication: Authentication, now: float
+    ) -> TicketGrantingTicket | None:
+        return self._timed(
+            "replace_auth",
+            lambda: self.store.replace_authentication(tgt_id, authentication, now),
+        )
 
     def add_service_ticket(self, ticket: ServiceTicket) -> None:
         self._timed("add_st", lambda: self.store.add_service_ticket(ticket))

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import Engine
 
 from ..accounts.charter import Charter
+from ..accounts.mfa.service import MfaService
 from ..accounts.passwords import PasswordService
 from ..accounts.throttle import CounterStore, Throttle
 from ..auth import UserSource
@@ -46,6 +47,8 @@ class Container:
     counters: CounterStore
     login_throttle: Throttle
     ip_throttle: Throttle
+    # The second factor's rules, over its SQL store ([mfa], accounts.mfa).
+    mfa: MfaService
     # Shared backends (Redis, LDAP pool) and operations settings (runtime.infrastructure).
     infra: Infrastructure | None = None
 

@@ -15,6 +15,7 @@ DEFAULTS: Mapping[str, Any] = {
     "audit_retention_days": 365,
     "page_size": 25,
     "temporary_password_days": 7,
+    "require_mfa": True,
 }
 
 
@@ -25,12 +26,21 @@ class AdminSettings:
     audit_retention_days: int  # `cas-server audit purge` removes older events
     page_size: int  # search results and audit events per page
     temporary_password_days: int  # a temporary password set by the help desk expires
+    # The console asks every operator for a second factor (when [mfa] is enabled).
+    require_mfa: bool = True
 
 
 def _int(section: Mapping[str, Any], key: str, low: int, high: int) -> int:
     value = section.get(key, DEFAULTS[key])
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"admin.{key}", f"must be an integer between {low} and {high}")
+    return value
+
+
+def _bool(section: Mapping[str, Any], key: str) -> bool:
+    value = section.get(key, DEFAULTS[key])
+    if not isinstance(value, bool):
+        raise ConfigError(f"admin.{key}", "must be true or false")
     return value
 
 
@@ -47,6 +57,7 @@ def load_admin_settings(raw: Mapping[str, Mapping[str, Any]], instance_path: str
         audit_retention_days=_int(section, "audit_retention_days", 1, 36500),
         page_size=_int(section, "page_size", 5, 500),
         temporary_password_days=_int(section, "temporary_password_days", 1, 90),
+        require_mfa=_bool(section, "require_mfa"),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..protocol.cas.services import (
     LOGOUT_TYPES,
+    MFA_POLICIES,
     XML_NAME_RE,
     AccessRule,
     RegisteredService,
@@ -37,6 +38,7 @@ KNOWN_KEYS = {
     "theme",
     "access",
     "cas2_attributes",
+    "mfa",
 }
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -193,6 +195,9 @@ def parse_service(entry: Any, where: str, *, cas2_attributes: bool = False) -> R
     logout_url = _typed(entry, where, "logout_url", str, None)
     if logout_url is not None and not re.match(r"https?://[^/?#]+", logout_url):
         raise ServiceDefinitionError(where, "logout_url", "must be an absolute http(s) URL")
+    mfa = _typed(entry, where, "mfa", str, "optional")
+    if mfa not in MFA_POLICIES:
+        raise ServiceDefinitionError(where, "mfa", '"required" or "optional"')
     proxy = entry.get("proxy_callback_pattern")
     theme = _typed(entry, where, "theme", str, None)
     if theme is not None and not ID_RE.fullmatch(theme):
@@ -214,4 +219,5 @@ def parse_service(entry: Any, where: str, *, cas2_attributes: bool = False) -> R
         access=_access(entry, where),
         source=where,
         cas2_attributes=_typed(entry, where, "cas2_attributes", bool, cas2_attributes),
+        mfa_required=mfa == "required",
     )

@@ -10,20 +10,27 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from ..protocol.cas.tickets import Authentication, Principal
+from ..protocol.cas.tickets import PASSWORD_ONLY, Authentication, Principal
 
 
 def dump_authentication(auth: Authentication) -> str:
-    return json.dumps(
-        {
-            "u": auth.principal.id,
-            "a": {k: list(v) for k, v in auth.principal.attributes.items()},
-            "t": auth.authenticated_at,
-            "l": auth.long_term,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    """The authentication as compact JSON.
+
+    The methods (``m``) and the time of the last second factor (``f``) are
+    written only when they differ from a password-only sign-in, so that
+    most records stay as they were.
+    """
+    data: dict[str, Any] = {
+        "u": auth.principal.id,
+        "a": {k: list(v) for k, v in auth.principal.attributes.items()},
+        "t": auth.authenticated_at,
+        "l": auth.long_term,
+    }
+    if auth.methods != PASSWORD_ONLY:
+        data["m"] = list(auth.methods)
+    if auth.mfa_at is not None:
+        data["f"] = auth.mfa_at
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 @lru_cache(maxsize=4096)
@@ -40,6 +47,9 @@ def load_authentication(data: str) -> Authentication:
         principal=Principal(raw["u"], attributes),
         authenticated_at=raw["t"],
         long_term=raw["l"],
+        # Records written before the second factor have neither key.
+        methods=tuple(raw["m"]) if "m" in raw else PASSWORD_ONLY,
+        mfa_at=raw.get("f"),
     )
 
 

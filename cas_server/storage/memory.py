@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..protocol.cas.tickets import (
+    Authentication,
     ProxyGrantingTicket,
     ServiceTicket,
     SingleLogoutTarget,
@@ -54,6 +55,19 @@ class MemoryTicketRegistry:
             self._tgts[key] = replace(tgt, last_used_at=now)
             self._sts[ticket.id] = ticket
             return ticket
+
+    def replace_authentication(
+        self, tgt_id: str, authentication: Authentication, now: float
+    ) -> TicketGrantingTicket | None:
+        key = ticket_digest(tgt_id)
+        with self._lock:
+            tgt = self._tgts.get(key)
+            if tgt is None or tgt.is_expired(now):
+                return None
+            if tgt.authentication.principal.id != authentication.principal.id:
+                return None
+            updated = self._tgts[key] = replace(tgt, authentication=authentication)
+            return updated
 
     def _alive(self, tgt_id: str, now: float) -> bool:
         session = self._tgts.get(_root(tgt_id))

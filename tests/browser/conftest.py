@@ -32,7 +32,6 @@ set: there, a missing browser is a failure.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -47,7 +46,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.support.browser import DESKTOP, NARROWEST, PHONE, Stack
+from tests.support.browser import DESKTOP, NARROWEST, PHONE, Stack, cas_toml
 from tests.support.cli import run_cas_server
 from tests.support.gunicorn import server_env, start_gunicorn, stop, wait_until_up
 from tests.support.paths import ROOT
@@ -132,28 +131,7 @@ def write_config(
     """``base/cas.toml`` (and the services it names) for a server on ``base/cas.sqlite3``."""
     services = base / "services.toml"
     services.write_text(services_toml(client_port), encoding="utf-8")
-    config = base / "cas.toml"
-    config.write_text(
-        "[server]\n"
-        'mode = "test"\n'
-        f'secret_key = "browser-secret-key-{"z" * 40}"\n'
-        f'public_url = "{cas_url}"\n'
-        'institution_name = "Université de Démonstration"\n'
-        "[database]\n"
-        f'url = "sqlite:///{base / "cas.sqlite3"}"\n'
-        "[passwords]\n"
-        "bcrypt_cost = 4\n"
-        f"policy = {json.dumps(policy)}\n"
-        "[http]\n"
-        "connect_timeout = 2.0\n"
-        "read_timeout = 2.0\n"
-        "[services]\n"
-        f"paths = [{json.dumps(str(services))}]\n"
-        "[charters]\n"
-        f"path = {json.dumps(charters)}\n",
-        encoding="utf-8",
-    )
-    return config
+    return cas_toml(base, cas_url, services, policy=policy, charters=charters)
 
 
 @pytest.fixture(scope="session")

@@ -157,7 +157,9 @@ def test_front_channel_logout_goes_back_to_the_service(
         strict.goto(moodle)
         expect(strict.locator("body")).to_contain_text("Connecté en tant que etudiant.")
         strict.get_by_role("link", name="Se déconnecter").click()
-        expect(strict).to_have_url(back_at_login)
+        # logout-continue.js goes on once the frames have loaded, or after 5 s at the
+        # latest: more than expect's own 5 s, so wait for the script's deadline.
+        expect(strict).to_have_url(back_at_login, timeout=15_000)
         expect(strict.get_by_label("Identifiant", exact=True)).to_be_visible()
         assert refused == []
     finally:

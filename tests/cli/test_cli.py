@@ -90,8 +90,8 @@ def test_services_check_lists_in_match_order(runner: object) -> None:
         for line in result.output.splitlines()
         if line[:4].strip().rstrip(".").isdigit()
     ]
-    assert ids == ["cas-internal", "blocked", "app", "staff-only", "backend", "slo"]
-    assert "DISABLED" in result.output and "6 service(s) OK" in result.output
+    assert ids == ["cas-console", "cas-internal", "blocked", "app", "staff-only", "backend", "slo"]
+    assert "DISABLED" in result.output and "7 service(s) OK" in result.output
 
 
 def test_demo_is_idempotent(app: Flask, runner: object) -> None:

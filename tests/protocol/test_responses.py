@@ -43,6 +43,15 @@ ERROR_CLASSES = [
 ]
 
 
+# How the person signed in (issue 14), after Appendix A's three: a password here.
+SIGN_IN_XML = (
+    ("authenticationMethod", "password"),
+    ("successfulAuthenticationHandlers", "PasswordAuthenticationHandler"),
+    ("authnContextClass", "https://refeds.org/profile/sfa"),
+)
+PROTOCOL = 3 + len(SIGN_IN_XML)  # protocol attributes before the released ones
+
+
 def q(name: str) -> str:
     return f"{{{CAS}}}{name}"
 
@@ -120,6 +129,7 @@ def test_full_success_children_in_schema_order() -> None:
         ("authenticationDate", "2025-11-22T13:45:00Z"),
         ("longTermAuthenticationRequestTokenUsed", "true"),
         ("isFromNewLogin", "true"),
+        *SIGN_IN_XML,
         ("mail", "jdoe@example.org"),
         ("affiliation", "staff"),
         ("affiliation", "faculty"),
@@ -143,6 +153,7 @@ def test_protocol_attributes_first_and_not_overridden() -> None:
         ("authenticationDate", "2025-11-22T13:45:00Z"),
         ("longTermAuthenticationRequestTokenUsed", "false"),
         ("isFromNewLogin", "false"),
+        *SIGN_IN_XML,
         ("zeta", "z"),
     ]
 
@@ -160,10 +171,10 @@ def test_invalid_attribute_names_and_empty_values_are_skipped() -> None:
     }
     assertion = make(attributes=attributes)
     success = parse(service_response_success(assertion, with_attributes=True))[0]
-    names = [local(c) for c in success.find(q("attributes"))][3:]
+    names = [local(c) for c in success.find(q("attributes"))][PROTOCOL:]
     assert names == ["good_name-1.x"]
     body = json.loads(service_response_success(assertion, with_attributes=True, fmt="JSON"))
-    json_names = list(body["serviceResponse"]["authenticationSuccess"]["attributes"])[3:]
+    json_names = list(body["serviceResponse"]["authenticationSuccess"]["attributes"])[PROTOCOL:]
     assert json_names == ["good_name-1.x"]
 
 
@@ -198,7 +209,7 @@ def test_illegal_xml_characters_are_stripped_from_values() -> None:
     assertion = make(attributes={"x": (value,)}, proxies=("https://p/\x00",))
     document = service_response_success(assertion, with_attributes=True)
     success = parse(document)[0]  # well-formed, and encodable as UTF-8
-    assert success.find(q("attributes"))[3].text == "abcdefghijk\x7fl"
+    assert success.find(q("attributes"))[PROTOCOL].text == "abcdefghijk\x7fl"
     assert success.find(q("proxies"))[0].text == "https://p/"
 
 
@@ -227,6 +238,7 @@ def test_success_json_shape() -> None:
                     "authenticationDate": "2025-11-22T13:45:00Z",
                     "longTermAuthenticationRequestTokenUsed": "false",
                     "isFromNewLogin": "false",
+                    **dict(SIGN_IN_XML),
                     "affiliation": ["staff", "faculty"],
                     "title": "Mr.",
                 },

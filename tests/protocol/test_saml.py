@@ -277,6 +277,9 @@ def test_success_structure() -> None:
         "authenticationDate": ["2025-11-22T13:44:00Z"],
         "longTermAuthenticationRequestTokenUsed": ["true"],
         "isFromNewLogin": ["false"],
+        "authenticationMethod": ["password"],
+        "successfulAuthenticationHandlers": ["PasswordAuthenticationHandler"],
+        "authnContextClass": ["https://refeds.org/profile/sfa"],
         "uid": ["12345"],
         "eduPersonAffiliation": ["staff", "faculty"],
     }

@@ -103,6 +103,10 @@ def test_a_folder_loads_every_toml_file(tmp_path: Path) -> None:
             '[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\ncas2_attributes = "yes"',
             "cas2_attributes",
         ),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nmfa = "yes"', "mfa"),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nmfa = "Required"', "mfa"),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nmfa = true', "mfa"),
+        ('[[services]]\nid = "a"\nname = "x"\nurl_pattern = "a"\nmfa = ""', "mfa"),
         ("services = 3", "services"),
         ("[[services", "(file)"),
     ],
@@ -123,7 +127,7 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
 def test_shipped_definitions_load() -> None:
     root = Path(__file__).resolve().parents[2] / "config"
     registry = load_registry([root / "services", root / "demo-services"])
-    assert {s.id for s in registry} == {"demo-ent", "demo-moodle"}
+    assert {s.id for s in registry} == {"demo-ent", "demo-moodle", "demo-paie"}
 
 
 @pytest.mark.parametrize("port", [8081, 9123])
@@ -187,3 +191,33 @@ def test_cas2_attributes_per_service_over_the_global_default(tmp_path: Path, def
 def test_cas2_attributes_default_is_off(tmp_path: Path) -> None:
     registry = load_registry([write(tmp_path, CAS2)])
     assert registry.get("ent").cas2_attributes is False  # type: ignore[union-attr]
+
+
+MFA = """
+[[services]]
+id = "payroll"
+name = "Payroll"
+url_prefix = "https://payroll.example.edu"
+mfa = "required"
+
+[[services]]
+id = "wiki"
+name = "Wiki"
+url_prefix = "https://wiki.example.edu"
+mfa = "optional"
+
+[[services]]
+id = "ent"
+name = "ENT"
+url_prefix = "https://ent.example.edu"
+"""
+
+
+def test_mfa_required_per_service_and_optional_by_default(tmp_path: Path) -> None:
+    """Issue 14: ``mfa = "required"`` asks a second factor; "optional" (the default) does not."""
+    registry = load_registry([write(tmp_path, MFA)])
+    assert {s.id: s.mfa_required for s in registry} == {
+        "payroll": True,
+        "wiki": False,
+        "ent": False,
+    }

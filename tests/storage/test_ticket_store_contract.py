@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -290,3 +291,129 @@ def test_proxy_ticket_and_pgt_of_a_live_session_are_stored(store: object, digest
     # And they still go with their session.
     store.destroy_ticket_granting_ticket(session.id)  # type: ignore[attr-defined]
     assert store.get_proxy_granting_ticket(pgt.id, NOW + 1) is None  # type: ignore[attr-defined]
+
+
+# --- issue 14: the second factor changes a live session's authentication ----------------
+
+STEPPED = replace(AUTH, methods=("password", "totp"), mfa_at=NOW + 5)
+
+
+def same_store_other_process(store: Any) -> Any:
+    """Another worker on the same store: its own caches, the same data."""
+    if isinstance(store, SqlTicketRegistry):
+        return SqlTicketRegistry(store.engine)
+    if isinstance(store, RedisTicketRegistry):
+        return RedisTicketRegistry(store.client, store.prefix)
+    return store
+
+
+def test_replace_authentication_on_a_live_session(store: Any) -> None:
+    session = tgt(idle=100)
+    store.add_ticket_granting_ticket(session)
+    updated = store.replace_authentication(session.id, STEPPED, NOW + 5)
+    assert updated is not None
+    assert updated.id == session.id
+    assert updated.authentication == STEPPED
+    assert (updated.created_at, updated.expires_at, updated.idle_timeout) == (
+        session.created_at,
+        session.expires_at,
+        session.idle_timeout,
+    )
+    got = store.get_ticket_granting_ticket(session.id, NOW + 6)
+    assert got is not None and got.authentication == STEPPED
+    assert got.authentication.second_factor is True
+    # The session ends when it always would have: a step-up is not a way to extend it.
+    assert store.get_ticket_granting_ticket(session.id, NOW + 101) is None
+    listed = store.sessions_for("alice", NOW + 6)
+    assert [s.authentication for s in listed] == [STEPPED]
+
+
+@pytest.mark.parametrize("ending", ["logout", "idle", "hard", "unknown", "user-logout"])
+def test_replace_authentication_of_an_ended_session_gives_none(store: Any, ending: str) -> None:
+    session = tgt(idle=100, hard=150)
+    store.add_ticket_granting_ticket(session)
+    now = NOW + 5
+    tgt_id = session.id
+    if ending == "logout":
+        store.destroy_ticket_granting_ticket(session.id)
+    elif ending == "user-logout":
+        store.destroy_sessions_for("alice")
+    elif ending == "idle":
+        now = NOW + 101
+    elif ending == "hard":
+        store.grant_service_ticket(session.id, NOW + 90, lambda t: st(t))  # touched: idle is fine
+        now = NOW + 151
+    else:
+        tgt_id = new_ticket_id("TGT")
+    assert store.replace_authentication(tgt_id, STEPPED, now) is None
+    # Nothing came back to life, and nothing was written under that name.
+    before = store.get_ticket_granting_ticket(tgt_id, NOW + 1)
+    assert before is None or before.authentication == AUTH
+    assert store.grant_service_ticket(tgt_id, now, lambda t: st(t)) is None
+
+
+def test_replace_authentication_never_hands_a_session_to_another_principal(store: Any) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)
+    mallory = replace(STEPPED, principal=Principal("mallory"))
+    assert store.replace_authentication(session.id, mallory, NOW + 1) is None
+    got = store.get_ticket_granting_ticket(session.id, NOW + 1)
+    assert got is not None and got.authentication == AUTH
+    assert store.sessions_for("mallory", NOW + 1) == []
+
+
+def test_tickets_issued_before_keep_their_copy(store: Any) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)
+    granted = store.grant_service_ticket(session.id, NOW + 1, lambda t: st(t))
+    added = st(session)
+    store.add_service_ticket(added)
+    pgt = pgt_of(session)
+    store.add_proxy_granting_ticket(pgt)
+    assert store.replace_authentication(session.id, STEPPED, NOW + 5) is not None
+    for ticket in (granted, added):
+        consumed = store.consume_service_ticket(ticket.id)
+        assert consumed is not None and consumed.authentication == AUTH
+    got_pgt = store.get_proxy_granting_ticket(pgt.id, NOW + 6)
+    assert got_pgt is not None and got_pgt.authentication == AUTH
+    # A proxy ticket from that (password-only) PGT is still stored: its copy need not match.
+    pt = replace(st(session, prefix="PT"), authentication=AUTH, created_at=NOW + 6)
+    store.add_service_ticket(pt)
+    assert store.consume_service_ticket(pt.id) is not None
+
+
+def test_a_ticket_granted_after_carries_the_new_methods(store: Any) -> None:
+    session = tgt()
+    store.add_ticket_granting_ticket(session)
+    # The session is known (cached) by the process that grants from it.
+    assert store.grant_service_ticket(session.id, NOW + 1, lambda t: st(t)) is not None
+    assert store.replace_authentication(session.id, STEPPED, NOW + 5) is not None
+    seen: list[Authentication] = []
+
+    def build(t: TicketGrantingTicket) -> ServiceTicket:
+        seen.append(t.authentication)
+        return st(t)
+
+    after = store.grant_service_ticket(session.id, NOW + 6, build)
+    assert after is not None and after.authentication == STEPPED
+    assert seen[-1] == STEPPED
+    consumed = store.consume_service_ticket(after.id)
+    assert consumed is not None and consumed.authentication == STEPPED
+    assert consumed.authentication.methods == ("password", "totp")
+
+
+def test_a_step_up_in_another_process_reaches_this_one(store: Any) -> None:
+    """Worker A remembers the session; worker B steps it up; A's next ticket says so."""
+    session = tgt()
+    store.add_ticket_granting_ticket(session)
+    other = same_store_other_process(store)
+    assert store.grant_service_ticket(session.id, NOW + 1, lambda t: st(t)) is not None
+    assert other.replace_authentication(session.id, STEPPED, NOW + 5) is not None
+    after = store.grant_service_ticket(session.id, NOW + 6, lambda t: st(t))
+    assert after is not None
+    consumed = other.consume_service_ticket(after.id)
+    assert consumed is not None and consumed.authentication == STEPPED
+    # And a session that ended meanwhile still gives nothing from the remembered copy.
+    assert store.grant_service_ticket(session.id, NOW + 7, lambda t: st(t)) is not None
+    other.destroy_ticket_granting_ticket(session.id)
+    assert store.grant_service_ticket(session.id, NOW + 8, lambda t: st(t)) is None

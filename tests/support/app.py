@@ -33,6 +33,9 @@ def test_overrides(db_path: Path, **extra: dict[str, Any]) -> dict[str, dict[str
         "http": {"connect_timeout": 2.0, "read_timeout": 2.0},
         # Charters have their own tests; elsewhere a sign-in goes straight through.
         "charters": {"path": ""},
+        # The console's second factor has its own tests (test_console_mfa_gate.py);
+        # elsewhere an operator signs in to the console with the password alone.
+        "admin": {"require_mfa": False},
     }
     for section, values in extra.items():
         overrides.setdefault(section, {}).update(values)

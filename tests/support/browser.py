@@ -6,6 +6,7 @@ own objects (``flow_app``). The fixtures (stack, browser, page, audit, shoot) ar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,3 +94,41 @@ def accept_charter(app: Any, login: str) -> None:
     account = c.accounts.find_by_login(login)
     charter = charter_for(c.charters, account.profile.value)
     c.accounts.accept_charter(account.uuid, charter.id, charter.version)
+
+
+def cas_toml(
+    base: Path,
+    public_url: str,
+    services: Path,
+    *,
+    policy: str = "nist",
+    charters: str = "",
+    extra: str = "",
+) -> Path:
+    """``base/cas.toml`` for a browser test's server on ``base/cas.sqlite3``: test mode,
+    bcrypt cost 4, short HTTP time-outs, the console open with the password alone
+    (``[admin] require_mfa = false``); ``extra`` adds sections."""
+    config = base / "cas.toml"
+    config.write_text(
+        "[server]\n"
+        'mode = "test"\n'
+        f'secret_key = "browser-secret-key-{"z" * 40}"\n'
+        f'public_url = "{public_url}"\n'
+        'institution_name = "Université de Démonstration"\n'
+        "[database]\n"
+        f'url = "sqlite:///{base / "cas.sqlite3"}"\n'
+        "[passwords]\n"
+        "bcrypt_cost = 4\n"
+        f"policy = {json.dumps(policy)}\n"
+        "[http]\n"
+        "connect_timeout = 2.0\n"
+        "read_timeout = 2.0\n"
+        "[services]\n"
+        f"paths = [{json.dumps(str(services))}]\n"
+        "[charters]\n"
+        f"path = {json.dumps(charters)}\n"
+        "[admin]\n"
+        "require_mfa = false\n" + extra,
+        encoding="utf-8",
+    )
+    return config

@@ -5,11 +5,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+
+from .tickets import PASSWORD_ONLY
+
+# REFEDS assurance profiles (https://refeds.org/profile/mfa), as Apereo CAS
+# and Shibboleth write ``authnContextClass``.
+MFA_CONTEXT = "https://refeds.org/profile/mfa"
+SFA_CONTEXT = "https://refeds.org/profile/sfa"
+# ``successfulAuthenticationHandlers``: one handler name per method.
+HANDLERS = {
+    "password": "PasswordAuthenticationHandler",
+    "totp": "TotpAuthenticationHandler",
+    "webauthn": "WebAuthnAuthenticationHandler",
+    "email": "EmailCodeAuthenticationHandler",
+    "sms": "SmsCodeAuthenticationHandler",
+    "recovery_code": "RecoveryCodeAuthenticationHandler",
+    "trusted_device": "TrustedDeviceAuthenticationHandler",
+}
 
 
 def iso8601(timestamp: float) -> str:
     """UTC timestamp as CAS and SAML write it: ``2026-11-22T13:45:00Z``."""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@lru_cache(maxsize=256)
+def handlers(methods: tuple[str, ...]) -> tuple[str, ...]:
+    """The handler name of each method (a method without one: ``<Method>AuthenticationHandler``)."""
+    return tuple(
+        HANDLERS.get(m) or "".join(w.capitalize() for w in m.split("_")) + "AuthenticationHandler"
+        for m in methods
+    )
 
 
 @dataclass(frozen=True)
@@ -33,13 +60,24 @@ class Assertion:
     # The service's definition asks for the attributes block on the CAS 2.0
     # endpoints too (``cas2_attributes``, Apereo's "v3 forward compatible").
     cas2_attributes: bool = False
+    # How the person signed in (``Authentication.methods``, ``second_factor``).
+    methods: tuple[str, ...] = PASSWORD_ONLY
+    second_factor: bool = False
 
     def protocol_attributes(self) -> dict[str, tuple[str, ...]]:
-        """The authentication attributes every CAS 3.0 response carries."""
+        """The authentication attributes every CAS 3.0 response carries.
+
+        The three of Appendix A first, then how the person signed in
+        (Apereo CAS's names): the methods, their handlers and the REFEDS
+        profile, ``mfa`` once a second factor was satisfied.
+        """
         return {
             "authenticationDate": (iso8601(self.authenticated_at),),
             "longTermAuthenticationRequestTokenUsed": ("true" if self.long_term else "false",),
             "isFromNewLogin": ("true" if self.from_new_login else "false",),
+            "authenticationMethod": self.methods,
+            "successfulAuthenticationHandlers": handlers(self.methods),
+            "authnContextClass": (MFA_CONTEXT if self.second_factor else SFA_CONTEXT,),
         }
 
     def all_attributes(self) -> dict[str, tuple[str, ...]]:

@@ -68,6 +68,21 @@ class InternalError(CasError):
     code = "INTERNAL_ERROR"
 
 
+class SecondFactorRequired(CasError):
+    """The service requires a second factor and the SSO session has none.
+
+    Raised instead of granting a ticket; never sent to a service: the web
+    layer asks the person for a second factor and then grants the ticket.
+    """
+
+    code = "SECOND_FACTOR_REQUIRED"
+
+    def __init__(self, service: str, service_id: str = "") -> None:
+        super().__init__(f"service {service[:200]} requires a second factor")
+        self.service = service
+        self.service_id = service_id
+
+
 class ServiceNotAuthorized(Exception):
     """A service URL that no enabled registered service accepts.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ServiceNotAuthorized
+from .errors import SecondFactorRequired, ServiceNotAuthorized
 from .ports import Clock, TicketRegistry
 from .services import RegisteredService, ServiceRegistry
 from .tickets import (
@@ -60,16 +60,24 @@ class LoginService:
         *,
         long_term: bool = False,
         idle_timeout: float | None = None,
+        second_factor: str | None = None,
     ) -> TicketGrantingTicket:
-        """A new SSO session after a successful primary authentication."""
+        """A new SSO session after a successful primary authentication.
+
+        ``second_factor``: the method of a second factor satisfied in the
+        same sign-in (``totp``…), recorded with the password.
+        """
         now = self.clock.now()
+        authentication = Authentication(principal, authenticated_at=now, long_term=long_term)
+        if second_factor is not None:
+            authentication = authentication.with_second_factor(second_factor, now)
         hard = self.lifetimes.tgt_long_term if long_term else self.lifetimes.tgt_hard
         idle = idle_timeout if idle_timeout is not None else self.lifetimes.tgt_idle
         if long_term:
             idle = max(idle, hard)
         tgt = TicketGrantingTicket(
             id=new_ticket_id(TICKET_GRANTING_TICKET),
-            authentication=Authentication(principal, authenticated_at=now, long_term=long_term),
+            authentication=authentication,
             created_at=now,
             expires_at=now + hard,
             idle_timeout=idle,
@@ -83,6 +91,36 @@ class LoginService:
         if not tgt_id or ticket_prefix(tgt_id) != TICKET_GRANTING_TICKET:
             return None
         return self.tickets.get_ticket_granting_ticket(tgt_id, self.clock.now())
+
+    @staticmethod
+    def needs_second_factor(service: RegisteredService | None, tgt: TicketGrantingTicket) -> bool:
+        """Whether ``service`` requires a second factor that the session has not satisfied."""
+        return service is not None and service.mfa_required and not tgt.authentication.second_factor
+
+    def step_up(self, tgt_id: str, method: str, now: float) -> TicketGrantingTicket | None:
+        """The session once a second factor (``method``) was satisfied at ``now``.
+
+        ``method`` joins the session's methods (once) and ``mfa_at`` becomes
+        ``now``; tickets already issued keep the authentication they carry.
+        None if the session has ended. ``ValueError`` if ``method`` is not a
+        second factor.
+        """
+        if ticket_prefix(tgt_id) != TICKET_GRANTING_TICKET:
+            return None
+        tgt = self.tickets.get_ticket_granting_ticket(tgt_id, now)
+        if tgt is None:
+            return None
+        stepped = tgt.authentication.with_second_factor(method, now)
+        return self.tickets.replace_authentication(tgt_id, stepped, now)
+
+    def _check(
+        self, tgt: TicketGrantingTicket, service: str, registered: RegisteredService
+    ) -> None:
+        """The rules every ticket grant obeys: the access rule, then the second factor."""
+        if not registered.access.allows(tgt.authentication.principal):
+            raise ServiceNotAuthorized(service, "access_denied")
+        if self.needs_second_factor(registered, tgt):
+            raise SecondFactorRequired(service, registered.id)
 
     def _service_ticket(
         self,
@@ -109,9 +147,12 @@ class LoginService:
     def grant_after_login(
         self, tgt: TicketGrantingTicket, service: str, registered: RegisteredService
     ) -> ServiceTicket:
-        """The service ticket that follows the presentation of primary credentials."""
-        if not registered.access.allows(tgt.authentication.principal):
-            raise ServiceNotAuthorized(service, "access_denied")
+        """The service ticket that follows the presentation of primary credentials.
+
+        :class:`SecondFactorRequired` if the service requires a second
+        factor the session has not satisfied (nothing is stored).
+        """
+        self._check(tgt, service, registered)
         ticket = self._service_ticket(
             tgt.id,
             tgt.authentication,
@@ -129,15 +170,17 @@ class LoginService:
         """Single sign-on: a ticket from the live session, or None if it has ended.
 
         One round trip to the store: the session is checked, touched and the
-        ticket stored together.
+        ticket stored together. :class:`SecondFactorRequired` (nothing
+        stored) if the service requires a second factor the session lacks:
+        the fast path included, a password-only session never gets a ticket
+        for such a service.
         """
         if ticket_prefix(tgt_id) != TICKET_GRANTING_TICKET:
             return None
         now = self.clock.now()
 
         def build(tgt: TicketGrantingTicket) -> ServiceTicket:
-            if not registered.access.allows(tgt.authentication.principal):
-                raise ServiceNotAuthorized(service, "access_denied")
+            self._check(tgt, service, registered)
             return self._service_ticket(
                 tgt.id, tgt.authentication, service, registered, from_new_login=False, now=now
             )

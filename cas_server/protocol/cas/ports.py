@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .tickets import (
+    Authentication,
     ProxyGrantingTicket,
     ServiceTicket,
     SingleLogoutTarget,
@@ -62,6 +63,19 @@ class TicketRegistry(Protocol):
 
         Returns None (and stores nothing) if the session is unknown or
         expired. If ``build`` raises, nothing is stored and the error propagates.
+        """
+        ...
+
+    def replace_authentication(
+        self, tgt_id: str, authentication: Authentication, now: float
+    ) -> TicketGrantingTicket | None:
+        """Atomically: if the session is alive at ``now``, give it ``authentication``.
+
+        Only what the session will grant from now on changes: tickets
+        already issued keep the authentication they were issued with. A
+        session never changes hands: an authentication of another principal
+        changes nothing. Returns the updated session, or None (and changes
+        nothing) if the session is unknown, expired or another principal's.
         """
         ...
 

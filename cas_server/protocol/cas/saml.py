@@ -17,6 +17,7 @@ from lxml import etree
 from .assertion import Assertion, iso8601
 from .errors import CasError
 from .responses import released_attributes, safe_user, xml_attr, xml_text
+from .tickets import PASSWORD_ONLY
 
 SOAP_ENV_NAMESPACE = "http://schemas.xmlsoap.org/soap/envelope/"
 SAMLP_NAMESPACE = "urn:oasis:names:tc:SAML:1.0:protocol"
@@ -24,6 +25,9 @@ SAML_NAMESPACE = "urn:oasis:names:tc:SAML:1.0:assertion"
 CAS_ATTRIBUTE_NAMESPACE = "http://www.ja-sig.org/products/cas/"
 CONFIRMATION_ARTIFACT = "urn:oasis:names:tc:SAML:1.0:cm:artifact"
 AUTH_METHOD_PASSWORD = "urn:oasis:names:tc:SAML:1.0:am:password"  # noqa: S105 - a URI
+# SAML 1.1 has no URI for a password and a second factor together; the
+# attributes (authenticationMethod, authnContextClass) say which.
+AUTH_METHOD_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.0:am:unspecified"
 
 SAML_CONTENT_TYPE = "text/xml; charset=utf-8"
 MAX_REQUEST_BYTES = 64 * 1024
@@ -164,8 +168,10 @@ def saml_success(
     The Assertion is valid from ``now`` for ``ticket_lifetime`` seconds, for the
     audience ``assertion.service`` (also the Response's Recipient). Its
     AttributeStatement carries every released attribute, protocol attributes
-    included (``longTermAuthenticationRequestTokenUsed``, 4.2.5.1), one
-    AttributeValue per value; the AuthenticationStatement gives the login time.
+    included (``longTermAuthenticationRequestTokenUsed``, 4.2.5.1, and how
+    the person signed in: ``authenticationMethod``, ``authnContextClass``…),
+    one AttributeValue per value; the AuthenticationStatement gives the
+    login time, and the method when it was the password alone.
     """
     user = safe_user(assertion.user)
     subject = _subject(user)
@@ -179,6 +185,7 @@ def saml_success(
         f"<AudienceRestrictionCondition><Audience>{xml_text(assertion.service)}</Audience>",
         "</AudienceRestrictionCondition></Conditions>",
     ]
+    method = AUTH_METHOD_PASSWORD if assertion.methods == PASSWORD_ONLY else AUTH_METHOD_UNSPECIFIED
     attributes = released_attributes(assertion)
     if attributes:
         parts.append("<AttributeStatement>")
@@ -194,7 +201,7 @@ def saml_success(
         parts.append("</AttributeStatement>")
     parts.append(
         f'<AuthenticationStatement AuthenticationInstant="{iso8601(assertion.authenticated_at)}"'
-        f' AuthenticationMethod="{AUTH_METHOD_PASSWORD}">'
+        f' AuthenticationMethod="{method}">'
     )
     parts.append(subject)
     parts.append("</AuthenticationStatement></Assertion>")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .tickets import Principal
 
 LOGOUT_TYPES = ("back_channel", "front_channel", "none")
+MFA_POLICIES = ("optional", "required")
 XML_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 AFFILIATION_ATTRIBUTE = "eduPersonAffiliation"
 
@@ -61,6 +62,8 @@ class RegisteredService:
     # phpCAS's CAS_VERSION_2_0. Resolved against [services] cas2_attributes
     # once, at load: validation reads a field, nothing more.
     cas2_attributes: bool = False
+    # ``mfa = "required"``: no ticket from a session without a second factor.
+    mfa_required: bool = False
 
     def matches(self, service: str) -> bool:
         return self.url_pattern.fullmatch(service) is not None

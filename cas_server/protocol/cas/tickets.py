@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SERVICE_TICKET = "ST"
 PROXY_TICKET = "PT"
@@ -71,13 +71,38 @@ class Principal:
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+# The words the protocol and the audit trail use for how someone proved who
+# they are: the password, then second factors.
+PASSWORD = "password"  # noqa: S105 - a method name, not a secret
+SECOND_FACTORS = ("totp", "webauthn", "email", "sms", "recovery_code", "trusted_device")
+PASSWORD_ONLY = (PASSWORD,)
+
+
 @dataclass(frozen=True)
 class Authentication:
-    """How and when the principal proved their identity (CAS 3.0 attributes)."""
+    """How and when the principal proved their identity (CAS 3.0 attributes).
+
+    ``methods`` lists what was satisfied in this SSO session, in order and
+    each once; ``mfa_at`` is when a second factor was last satisfied (None:
+    the password alone).
+    """
 
     principal: Principal
     authenticated_at: float
     long_term: bool = False  # remember-me: longTermAuthenticationRequestTokenUsed
+    methods: tuple[str, ...] = PASSWORD_ONLY
+    mfa_at: float | None = None
+
+    @property
+    def second_factor(self) -> bool:
+        return self.mfa_at is not None
+
+    def with_second_factor(self, method: str, at: float) -> Authentication:
+        """This authentication once ``method`` (a second factor) was satisfied at ``at``."""
+        if method not in SECOND_FACTORS:
+            raise ValueError(f"not a second factor: {method!r}")
+        methods = self.methods if method in self.methods else (*self.methods, method)
+        return replace(self, methods=methods, mfa_at=at)
 
 
 @dataclass(frozen=True)

@@ -117,22 +117,32 @@ class TicketValidator:
         registered = self.services.get(ticket.service_id)
         if registered is None or not registered.enabled:
             raise InvalidService(f"Service {service} is no longer authorized")
+        authentication = ticket.authentication
+        if registered.mfa_required and not authentication.second_factor:
+            # Defence in depth: no grant path issues such a ticket, but the
+            # service's definition may have changed since this one was issued.
+            raise InvalidTicket(
+                f"Ticket {ticket_id} was issued without the second factor "
+                f"service {service} requires"
+            )
 
         pgt_iou = None
         if request.pgt_url:
             pgt_iou = self._grant_proxy_granting_ticket(ticket, request.pgt_url, now)
 
-        principal = ticket.authentication.principal
+        principal = authentication.principal
         return Assertion(
             user=principal.id,
             service=ticket.service,
-            authenticated_at=ticket.authentication.authenticated_at,
-            long_term=ticket.authentication.long_term,
+            authenticated_at=authentication.authenticated_at,
+            long_term=authentication.long_term,
             from_new_login=ticket.from_new_login,
             attributes=registered.release(principal.attributes),
             proxies=ticket.proxies,
             pgt_iou=pgt_iou,
             cas2_attributes=registered.cas2_attributes,
+            methods=authentication.methods,
+            second_factor=authentication.second_factor,
         )
 
     def _grant_proxy_granting_ticket(self, ticket: ServiceTicket, pgt_url: str, now: float) -> str:
@@ -180,6 +190,11 @@ class TicketValidator:
             raise UnauthorizedService(f"Service {target_service} is not authorized to use CAS")
         if not registered.access.allows(pgt.authentication.principal):
             raise UnauthorizedService(f"Access to {target_service} is not allowed for this user")
+        if registered.mfa_required and not pgt.authentication.second_factor:
+            # A proxy cannot ask for a second factor: no ticket without one.
+            raise UnauthorizedService(
+                f"Service {target_service} requires a second factor this session lacks"
+            )
         proxy_ticket = ServiceTicket(
             id=new_ticket_id(PROXY_TICKET),
             service=target_service,

@@ -91,6 +91,21 @@ return 1
 """
 )
 
+# KEYS: tgt key. ARGV: p, now, principal, authentication JSON. The session's
+# new authentication, only while it is alive and only for the same principal;
+# its children keep theirs. Returns c, e, i, u of the session, or false.
+REPLACE_AUTH = (
+    _PRELUDE
+    + """
+local t = redis.call('HMGET', KEYS[1], 'p', 'c', 'e', 'i', 'u')
+if not t[1] or t[1] ~= ARGV[3] then return false end
+local now = tonumber(ARGV[2])
+if tonumber(t[3]) <= now or tonumber(t[5]) + tonumber(t[4]) <= now then return false end
+redis.call('HSET', KEYS[1], 'a', ARGV[4])
+return {t[2], t[3], t[4], t[5]}
+"""
+)
+
 # KEYS: child key. ARGV: p, root, json, ttl, deadline, now. A proxy or service
 # ticket, or a PGT, stored only if its session is alive now (as GRANT does): a
 # logout between the caller's read and this write wins. Returns 1 if stored.

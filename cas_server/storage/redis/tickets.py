@@ -20,6 +20,7 @@ import redis
 from ...protocol.cas.tickets import (
     PROXY_TICKET,
     SERVICE_TICKET,
+    Authentication,
     ProxyGrantingTicket,
     ServiceTicket,
     SingleLogoutTarget,
@@ -53,6 +54,7 @@ class RedisTicketRegistry:
         # Registered once: EVALSHA, with EVAL when Redis does not know the script yet.
         self._add_tgt = client.register_script(lua.ADD_TGT)
         self._grant = client.register_script(lua.GRANT)
+        self._replace_auth = client.register_script(lua.REPLACE_AUTH)
         self._add_child = client.register_script(lua.ADD_CHILD)
         self._consume = client.register_script(lua.CONSUME)
         self._get_pgt = client.register_script(lua.GET_PGT)
@@ -139,6 +141,20 @@ class RedisTicketRegistry:
             ],
         )
         return ticket if stored else None
+
+    @guarded
+    def replace_authentication(
+        self, tgt_id: str, authentication: Authentication, now: float
+    ) -> TicketGrantingTicket | None:
+        auth = dump_authentication(authentication)
+        found = self._replace_auth(
+            keys=[self._key("tgt", ticket_digest(tgt_id))],
+            args=[self.prefix, repr(now), authentication.principal.id, auth],
+        )
+        if not found:
+            return None
+        c, e, i, u = (str(v) for v in found)
+        return self._tgt(tgt_id, auth, c, e, i, u)
 
     # --- service and proxy tickets -----------------------------------------------
 

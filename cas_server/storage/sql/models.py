@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -237,3 +239,70 @@ class OneTimeTokenRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     destination: Mapped[str | None] = mapped_column(String(320))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class MfaFactorRow(Base):
+    """Second factors (issue #14): TOTP seeds sealed with ``[mfa] encryption_keys``,
+    WebAuthn public keys and sign counters, e-mail and SMS codes (no secret)."""
+
+    __tablename__ = "mfa_factors"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credential_id: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[float] = mapped_column(Double)
+    last_used_at: Mapped[float | None] = mapped_column(Double)
+
+
+class MfaRecoveryCodeRow(Base):
+    """Recovery codes, as HMAC-SHA256 under a key derived from the encryption key."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE")
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Double)
+    used_at: Mapped[float | None] = mapped_column(Double)
+
+    __table_args__ = (Index("ix_mfa_recovery_codes_lookup", "account_uuid", "code_hash"),)
+
+
+class MfaTrustedDeviceRow(Base):
+    """Browsers trusted for the second factor ("trust this device"); the cookie's
+    secret is kept as its SHA-256 only."""
+
+    __tablename__ = "mfa_trusted_devices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double)
+    last_used_at: Mapped[float | None] = mapped_column(Double)
+    revoked_at: Mapped[float | None] = mapped_column(Double)
+
+
+class MfaGraceRow(Base):
+    """Sign-ins let through without a second factor while enrolment is not yet forced."""
+
+    __tablename__ = "mfa_grace"
+
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), primary_key=True
+    )
+    used: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    BindParameter,
-    Engine,
-    Table,
-    and_,
-    bindparam,
-    case,
-    delete,
-    exists,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, and_, delete, or_, select
 
 from ...protocol.cas.tickets import (
     PROXY_GRANTING_TICKET,
     PROXY_TICKET,
     SERVICE_TICKET,
     TICKET_GRANTING_TICKET,
+    Authentication,
     ProxyGrantingTicket,
     ServiceTicket,
     SingleLogoutTarget,
@@ -34,17 +22,12 @@ from ...protocol.cas.tickets import (
     touch_due,
 )
 from ..codec import dump_authentication, dump_proxies, load_authentication, load_proxies
-from .driver import DriverStatement, driver_connection, write_gate
-from .models import TicketRow
+from .driver import DriverConnection, driver_connection, write_gate
+from .ticket_statements import T, TicketStatements
+from .ticket_statements import row as _row
 
-T = cast(Table, TicketRow.__table__)
 c = T.c
 S = T.alias("session")
-
-
-# Every column an insert names, so the driver gets no SQLAlchemy default to apply.
-INSERT_COLUMNS = tuple(col.name for col in T.columns)
-SESSION_COLUMNS = (c.authentication, c.created_at, c.expires_at, c.idle_timeout, c.last_used_at)
 SESSIONS_REMEMBERED = 20_000
 
 
@@ -54,57 +37,9 @@ class SqlTicketRegistry:
         # Sessions this process issued tickets from, by digest: single sign-on
         # then skips reading the session (see grant_service_ticket).
         self._sessions: dict[str, tuple[TicketGrantingTicket, str]] = {}
-        # The hot-path statements are compiled once for this engine's dialect
+        # The hot-path statements, compiled once for this engine's dialect
         # and run on the driver (see driver.py).
-        now: BindParameter[float] = bindparam("now")
-        digest: BindParameter[str] = bindparam("digest")
-        alive = (
-            c.id == digest,
-            c.kind == TICKET_GRANTING_TICKET,
-            c.expires_at > now,
-            c.last_used_at + c.idle_timeout > now,
-        )
-        self._insert = DriverStatement(
-            engine, insert(T).values({name: bindparam(name) for name in INSERT_COLUMNS})
-        )
-        # The service ticket, stored only if its session is still alive: one
-        # statement, so a logout in between wins and no ticket outlives it.
-        typed = [bindparam(name, type_=T.c[name].type) for name in INSERT_COLUMNS]
-        self._insert_if_alive = DriverStatement(
-            engine,
-            insert(T).from_select(INSERT_COLUMNS, select(*typed).where(exists().where(*alive))),
-        )
-        self._read_session = DriverStatement(engine, select(*SESSION_COLUMNS).where(*alive))
-        self._touch = DriverStatement(
-            engine,
-            update(T).where(*alive).values(last_used_at=now),
-        )
-        self._consume = DriverStatement(
-            engine,
-            update(T)
-            .where(
-                c.id == digest,
-                # Two comparisons, not IN: an IN list would be re-rendered per call.
-                or_(c.kind == SERVICE_TICKET, c.kind == PROXY_TICKET),
-                c.consumed.is_(False),
-            )
-            # The plain ticket is kept only once used, only for single logout.
-            .values(
-                consumed=True,
-                slo_ticket=case((c.logout_url.is_not(None), bindparam("plain")), else_=None),
-            )
-            .returning(
-                c.tgt_id,
-                c.service,
-                c.service_id,
-                c.authentication,
-                c.proxies,
-                c.from_new_login,
-                c.created_at,
-                c.expires_at,
-                c.logout_url,
-            ),
-        )
+        self._sql = TicketStatements(engine)
 
     # --- ticket-granting tickets -------------------------------------------------
 
@@ -122,7 +57,7 @@ class SqlTicketRegistry:
             last_used_at=tgt.last_used_at,
         )
         with driver_connection(self.engine) as connection:
-            connection.write_one(self._insert, values)
+            connection.write_one(self._sql.insert, values)
 
     @staticmethod
     def _alive(now: float) -> Any:
@@ -148,7 +83,7 @@ class SqlTicketRegistry:
     def get_ticket_granting_ticket(self, tgt_id: str, now: float) -> TicketGrantingTicket | None:
         with driver_connection(self.engine) as connection:
             row = connection.first(
-                self._read_session, {"digest": ticket_digest(tgt_id), "now": now}
+                self._sql.read_session, {"digest": ticket_digest(tgt_id), "now": now}
             )
         return None if row is None else self._tgt(tgt_id, row)
 
@@ -163,15 +98,19 @@ class SqlTicketRegistry:
             known = self._sessions.get(digest)
             ticket = None
             if known is not None:
-                # The session as this process last saw it: its authentication
-                # never changes, and the insert below checks that it is alive.
+                # The session as this process last saw it: the insert checks
+                # that it is alive and that its authentication is still this one.
                 tgt, auth_json = known
                 try:
                     ticket = build(tgt)
                 except Exception:
-                    ticket = None  # perhaps it has ended: decide on fresh data
+                    ticket = None  # perhaps it has ended or changed: decide on fresh data
+                if ticket is not None and not self._store_granted(
+                    connection, ticket, auth_json, digest, now
+                ):
+                    ticket = None  # it has ended, or another process stepped it up
             if ticket is None:
-                row = connection.first(self._read_session, {"digest": digest, "now": now})
+                row = connection.first(self._sql.read_session, {"digest": digest, "now": now})
                 if row is None:
                     self._sessions.pop(digest, None)
                     return None
@@ -179,17 +118,47 @@ class SqlTicketRegistry:
                 # Built before writing: SQLite has one writer at a time, and
                 # the write is then a single statement.
                 ticket = build(tgt)
-            values = self._service_ticket_values(ticket, auth_json)
-            values.update(digest=digest, now=now)
-            stored, _ = connection.write_one(self._insert_if_alive, values)
-            if stored != 1:
-                self._sessions.pop(digest, None)
-                return None  # the session ended meanwhile
+                if not self._store_granted(connection, ticket, auth_json, digest, now):
+                    self._sessions.pop(digest, None)
+                    return None  # the session ended meanwhile
             if touch_due(tgt, now):
-                connection.write_one(self._touch, {"digest": digest, "now": now})
+                connection.write_one(self._sql.touch, {"digest": digest, "now": now})
                 tgt = replace(tgt, last_used_at=now)
             self._remember(digest, tgt, auth_json)
         return ticket
+
+    def _store_granted(
+        self,
+        connection: DriverConnection,
+        ticket: ServiceTicket,
+        auth_json: str,
+        digest: str,
+        now: float,
+    ) -> bool:
+        values = self._service_ticket_values(ticket, auth_json)
+        values.update(digest=digest, now=now)
+        stored, _ = connection.write_one(self._sql.insert_if_current, values)
+        return stored == 1
+
+    def replace_authentication(
+        self, tgt_id: str, authentication: Authentication, now: float
+    ) -> TicketGrantingTicket | None:
+        digest = ticket_digest(tgt_id)
+        values = {
+            "digest": digest,
+            "now": now,
+            "principal": authentication.principal.id,
+            "auth": dump_authentication(authentication),
+        }
+        with driver_connection(self.engine) as connection:
+            _, row = connection.write_one(self._sql.replace_authentication, values)
+        if row is None:
+            self._sessions.pop(digest, None)
+            return None
+        tgt = self._tgt(tgt_id, row)
+        if digest in self._sessions:
+            self._remember(digest, tgt, row[0])
+        return tgt
 
     def _remember(self, digest: str, tgt: TicketGrantingTicket, auth_json: str) -> None:
         if len(self._sessions) >= SESSIONS_REMEMBERED:
@@ -226,7 +195,7 @@ class SqlTicketRegistry:
         """
         values.update(digest=values["tgt_id"], now=now)
         with driver_connection(self.engine) as connection:
-            connection.write_one(self._insert_if_alive, values)
+            connection.write_one(self._sql.insert_if_alive, values)
 
     def add_service_ticket(self, ticket: ServiceTicket) -> None:
         self._insert_child(self._service_ticket_values(ticket), ticket.created_at)
@@ -234,7 +203,7 @@ class SqlTicketRegistry:
     def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:
         with driver_connection(self.engine) as connection:
             _, row = connection.write_one(
-                self._consume, {"digest": ticket_digest(ticket_id), "plain": ticket_id}
+                self._sql.consume, {"digest": ticket_digest(ticket_id), "plain": ticket_id}
             )
         if row is None:
             return None
@@ -372,11 +341,3 @@ class SqlTicketRegistry:
 def _root(tgt_id: str) -> str:
     """Tickets carry their root session either as a plain TGT id or already as its digest."""
     return tgt_id if len(tgt_id) == 64 and "-" not in tgt_id else ticket_digest(tgt_id)
-
-
-def _row(**values: Any) -> dict[str, Any]:
-    """A full row for the insert statement: the columns not given are NULL or false."""
-    row: dict[str, Any] = dict.fromkeys(INSERT_COLUMNS)
-    row["from_new_login"] = row["consumed"] = False
-    row.update(values)
-    return row

@@ -13,6 +13,7 @@ action asks for an explicit confirmation and is written to the audit trail.
 | ``imports`` | /admin/import : CSV upload, dry run, real run |
 | ``trail`` | /admin/audit, /admin/audit.csv |
 | ``overview`` | /admin/services, /admin/sessions |
+| ``gate`` | every page: the second factor ``[admin] require_mfa`` asks for |
 """
 
 from __future__ import annotations

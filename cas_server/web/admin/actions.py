@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from ...accounts.console import CONSOLE_ROLES, mask_email, mask_mobile, may, may_act_on, rank
 from ...accounts.i18n import N_
 from ...accounts.model import Account
-from ...admin import messages
+from ...admin import factors, messages
 from ...admin.acting import Refused
 from ...runtime.container import container
 from ..passwords import password_form_context, read_new_password
@@ -40,6 +40,8 @@ ACTIONS: dict[str, str] = {
     "link": "link",
     "unlink": "unlink",
     "roles": "roles",
+    "mfa-remove": "mfa_remove",
+    "mfa-remove-all": "mfa_remove",
 }
 
 
@@ -64,6 +66,10 @@ def _form_page(slug: str, account: Account, form: Form | None = None, **extra: A
         context["other"] = other
     if slug == "roles":
         context["known_roles"] = sorted(CONSOLE_ROLES)
+    if slug.startswith("mfa-"):
+        # Only this account's factor: an id of someone else's shows nothing.
+        context["factor"] = factors.factor_line(account, str(request.values.get("factor", "")))
+        context["mfa"] = factors.state_of(account)
     c = container()
     return page(
         "action",
@@ -104,6 +110,11 @@ def action_form(uuid: str, slug: str) -> Any:
     account = account_or_404(uuid)
     if not may_act_on(rank(frozenset(me().roles)), account.roles):
         abort(403)  # the POST refuses it too, and audits the attempt
+    if (
+        slug == "mfa-remove"
+        and factors.factor_line(account, request.args.get("factor", "")) is None
+    ):
+        abort(404)
     return _form_page(slug, account)
 
 
@@ -265,6 +276,28 @@ def _roles(account: Account, form: Form) -> Any:
     return _done(account, N_("Roles of this account: %(roles)s."), roles=shown)
 
 
+def _mfa_remove(account: Account, form: Form) -> Any:
+    factor_id = str(request.form.get("factor", ""))
+    if not form.confirmed():
+        return None
+    removed = actions().remove_factor(account, factor_id)
+    return _done(account, N_("The second factor “%(name)s” was removed."), name=removed.label)
+
+
+def _mfa_remove_all(account: Account, form: Form) -> Any:
+    if not form.confirmed():
+        return None
+    removed = actions().remove_all_factors(account)
+    return _done_text(
+        account,
+        ngettext(
+            "%(num)s second factor was removed, with the recovery codes and trusted devices.",
+            "%(num)s second factors were removed, with the recovery codes and trusted devices.",
+            removed,
+        ),
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "alias": _alias,
     "lock": _lock,
@@ -277,4 +310,6 @@ HANDLERS: dict[str, Handler] = {
     "link": _link,
     "unlink": _unlink,
     "roles": _roles,
+    "mfa-remove": _mfa_remove,
+    "mfa-remove-all": _mfa_remove_all,
 }

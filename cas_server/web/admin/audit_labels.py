@@ -66,6 +66,18 @@ AUDIT_ACTIONS: Mapping[str, str] = {
     "import": N_("CSV import"),
     "audit_export": N_("Audit trail export"),
     "audit_purge": N_("Audit trail purge"),
+    # Second factor (issue #14): sign-in, profile, console and command line
+    "mfa_enrol": N_("Second factor added"),
+    "mfa_remove": N_("Second factor removed"),
+    "mfa_rename": N_("Second factor renamed"),
+    "mfa_verify": N_("Second factor checked"),
+    "mfa_recovery_codes": N_("New recovery codes"),
+    "mfa_recovery_code_used": N_("Recovery code used"),
+    "mfa_trusted_device": N_("Trusted device"),
+    "mfa_webauthn_counter": N_("Security key counter went backwards"),
+    "mfa_step_up": N_("Second factor for a service"),
+    "mfa_import": N_("Import of hardware tokens"),
+    "mfa_reseal": N_("Second-factor secrets sealed again"),
 }
 AUDIT_OUTCOMES: Mapping[str, str] = {
     "success": N_("Succeeded"),
@@ -101,6 +113,8 @@ AUDIT_OUTCOMES: Mapping[str, str] = {
     "code_sent": N_("Code sent"),
     "wrong_code": N_("Wrong code"),
     "code_expired": N_("Code expired"),
+    "replay": N_("Code already used"),
+    "dry_run": N_("Dry run"),
 }
 
 

@@ -8,7 +8,7 @@ from flask import abort
 
 from ...accounts.charter import charter_for
 from ...accounts.console import AuditFilter, may_act_on, rank
-from ...admin import admin
+from ...admin import admin, factors
 from ...admin.acting import Actor
 from ...admin.actions import Actions
 from ...runtime.container import container
@@ -47,4 +47,6 @@ def record(uuid: str) -> Any:
         events=events,
         events_total=total,
         can_act=may_act_on(rank(frozenset(me().roles)), account.roles),
+        # Kinds, names and dates only: never a seed, a credential id or a public key.
+        second_factor=factors.state_of(account),
     )

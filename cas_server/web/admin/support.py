@@ -22,6 +22,7 @@ from ..console_auth import require_account
 from ..labels import attribute_label, profile_label
 from ..theming import render_page
 from .audit_labels import audit_action_label, audit_outcome_label
+from .gate import second_factor_missing
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_FIELD = 4096
@@ -34,6 +35,12 @@ STATUS_LABELS = {
 }
 SOURCE_LABELS = {"local": N_("Local"), "csv": N_("CSV import"), "ldap": N_("LDAP directory")}
 ROLE_LABELS = {"admin": N_("Administrator"), "helpdesk": N_("Help desk")}
+FACTOR_LABELS = {
+    "totp": N_("Authenticator app or token (TOTP)"),
+    "webauthn": N_("Security key or passkey"),
+    "email": N_("Codes by e-mail"),
+    "sms": N_("Codes by SMS"),
+}
 FIELD_LABELS = {
     "login": N_("Login"),
     "given_name": N_("Given name"),
@@ -62,7 +69,7 @@ WORDED = {
 
 def label(kind: str, value: str | None) -> str:
     """The translated name of a status, profile, source, role, CSV column, attribute,
-    audit action or audit outcome."""
+    audit action, audit outcome or kind of second factor."""
     if value is None:
         return ""
     if kind in WORDED:
@@ -72,6 +79,7 @@ def label(kind: str, value: str | None) -> str:
         "source": SOURCE_LABELS,
         "role": ROLE_LABELS,
         "field": FIELD_LABELS,
+        "factor": FACTOR_LABELS,
     }[kind]
     return gettext(table[value]) if value in table else value
 
@@ -93,6 +101,9 @@ def console(what: str = "console") -> Callable[[F], F]:
         def checked(*args: Any, **kwargs: Any) -> Any:
             if not may(current_user.roles, what):
                 abort(403)
+            instead = second_factor_missing()  # [admin] require_mfa
+            if instead is not None:
+                return instead
             return view(*args, **kwargs)
 
         return cast(F, require_account(CONSOLE_ROLES)(checked))

@@ -11,13 +11,13 @@ from werkzeug.wrappers import Response
 from ...accounts.i18n import N_
 from ...auth import Failure, Rejected, Success, Unavailable
 from ...auth.throttled import throttled_authenticate, typed_key
-from ...protocol.cas.errors import ServiceNotAuthorized
+from ...protocol.cas.errors import SecondFactorRequired, ServiceNotAuthorized
 from ...protocol.cas.services import RegisteredService
 from ...protocol.cas.urls import flag, has_control_character
 from ...runtime.container import container
-from .. import dates
 from ..security import error_page
 from ..theming import render_page, use_service_theme
+from . import mfa_enrol, mfa_pages
 from .login_flow import PendingLogin, allow_front_channel, continue_login, end_browser_session
 from .login_support import (
     MAX_FIELD,
@@ -27,6 +27,7 @@ from .login_support import (
     clear_tgc,
     client_ip,
     cookie_path,
+    locked_message,
     login_form,
     redirect_to_service,
     unauthorized,
@@ -34,6 +35,9 @@ from .login_support import (
 )
 
 bp = Blueprint("cas", __name__)
+# The second factor's pages: /login/mfa… (mfa_enrol's routes are on the same blueprint).
+_ENROL_ROUTES = mfa_enrol.enrol
+bp.register_blueprint(mfa_pages.bp, url_prefix="/login/mfa")
 
 FAILURE_MESSAGES = {
     # Also what a locked account reads when the directory cannot say whether
@@ -66,6 +70,8 @@ def login(params: LoginRequest, registered: RegisteredService | None) -> Respons
             ticket = c.login.grant_from_session(tgc, params.service or "", registered)
         except ServiceNotAuthorized as exc:
             return unauthorized(exc)
+        except SecondFactorRequired:
+            return _second_factor(params, registered, tgc)
         if ticket is not None:
             return redirect_to_service(ticket, params.method)
     tgt = c.login.current_session(tgc) if tgc else None
@@ -109,11 +115,28 @@ def _single_sign_on(
         ticket = container().login.grant_from_session(tgt_id, params.service, registered)
     except ServiceNotAuthorized as exc:
         return unauthorized(exc)
+    except SecondFactorRequired:
+        return _second_factor(params, registered, tgt_id)
     if ticket is None:  # the session ended between the two reads
         response = make_response(*login_form(params, registered))
         clear_tgc(response)
         return response
     return redirect_to_service(ticket, params.method)
+
+
+def _second_factor(
+    params: LoginRequest, registered: RegisteredService, tgt_id: str
+) -> Response | tuple[str, int]:
+    """A password-only session and a service that requires a second factor: the step-up
+    (the second factor only), or with ``gateway`` back to the service without a ticket."""
+    if params.gateway and params.service:
+        return redirect(params.service, code=302)  # CAS 3.0 2.1.1: never ask
+    tgt = container().login.current_session(tgt_id)
+    if tgt is None:  # the session ended meanwhile
+        response = make_response(*login_form(params, registered))
+        clear_tgc(response)
+        return response
+    return mfa_pages.start_step_up(params, tgt)
 
 
 @bp.post("/login")
@@ -141,14 +164,7 @@ def login_submit(
     return _authenticate(params, registered, username, password, public)
 
 
-def _locked_message(until: float) -> str:
-    """The lock's end in the user's language, in words, in the institution's zone."""
-    return str(
-        _(
-            "Too many failed attempts. For your security, sign-in is suspended until %(time)s.",
-            time=dates.when(until),
-        )
-    )
+_locked_message = locked_message
 
 
 def _authenticate(

@@ -1,9 +1,13 @@
-"""What happens between a correct password and the service: charter, forced change.
+"""What happens between a correct password and the service: second factor, charter,
+forced change.
 
 After the password is verified, the sign-in waits as a :class:`PendingLogin`
-while the user accepts the charter (T23) or changes a password that must
+while the user gives a second factor (:mod:`.second_factor`, pages in
+:mod:`.mfa_pages`), accepts the charter (T23) or changes a password that must
 change; only then is the SSO session created and the ticket issued. Nobody
-reaches a service before that.
+reaches a service before that. A step-up (a live session, a service that
+requires a second factor) is a pending sign-in too, with the second factor
+as its only step.
 
 The pending sign-in is kept on the server, single use (:mod:`.pending_login`):
 each step checks the account again (still active, same password, sessions
@@ -28,14 +32,14 @@ from ...accounts.charter import Charter, charter_for, needs_acceptance
 from ...accounts.i18n import N_
 from ...accounts.model import Account, Status
 from ...accounts.passwords import PasswordChange, PasswordRejected
-from ...protocol.cas.errors import ServiceNotAuthorized
+from ...protocol.cas.errors import SecondFactorRequired, ServiceNotAuthorized
 from ...protocol.cas.slo import FrontChannelRequest, front_channel_requests, plan_logout
 from ...protocol.cas.tickets import Principal
 from ...runtime.container import container
 from ..passwords import password_form_context, read_new_password
-from ..security import allow_frames, error_page
+from ..security import allow_frames
 from ..theming import render_page, use_service_theme
-from . import pending_login
+from . import pending_login, second_factor
 from .login_support import (
     WARN_COOKIE,
     Page,
@@ -85,8 +89,17 @@ def continue_login(pending: PendingLogin) -> Response:
     account = container().accounts.get(pending.uuid)
     if account is None or account.status is not Status.ACTIVE:
         return _sign_in_expired()
+    if pending.handle is None:
+        pending = second_factor.settle(pending, account)  # a trusted device
     step = None
-    if _charter(account) is not None:
+    need = second_factor.pending_need(pending, account)
+    if need is not None:  # first the second factor (second_factor.py)
+        if need.page == "none":
+            return second_factor.no_way(pending, account, need)
+        step = second_factor.ENDPOINTS[need.page]
+    elif pending.sso is not None:
+        pass  # a step-up: the session's sign-in went through the other steps
+    elif _charter(account) is not None:
         step = "login_flow.charter"
     elif _password_reason(account) is not None:
         step = "login_flow.change_password"
@@ -100,6 +113,8 @@ def continue_login(pending: PendingLogin) -> Response:
             return _sign_in_expired()
         pending = taken
     pending_login.release()
+    if pending.sso is not None:
+        return second_factor.finish_step_up(pending, account)
     return finish_login(pending, account)
 
 
@@ -113,7 +128,10 @@ def finish_login(pending: PendingLogin, account: Account) -> Response:
     remember = pending.remember and limits.remember_me
     idle = limits.public_idle_timeout if pending.public else limits.private_idle_timeout
     principal = Principal(account.login, account.principal_attributes())
-    tgt = c.login.create_session(principal, long_term=remember, idle_timeout=idle)
+    method = pending.second_factor
+    tgt = c.login.create_session(
+        principal, long_term=remember, idle_timeout=idle, second_factor=method
+    )
     c.accounts.record_login(account.uuid, datetime.now(UTC))
     _audit(
         "login",
@@ -121,6 +139,7 @@ def finish_login(pending: PendingLogin, account: Account) -> Response:
         account,
         computer="public" if pending.public else "private",
         remember=remember,
+        **({"second_factor": method} if method else {}),
     )
     # A new session id at sign-in: no fixation of the Flask session / CSRF token.
     session.clear()
@@ -133,6 +152,9 @@ def finish_login(pending: PendingLogin, account: Account) -> Response:
             ticket = c.login.grant_after_login(tgt, pending.service, registered)
         except ServiceNotAuthorized as exc:
             response = make_response(*unauthorized(exc))
+        except SecondFactorRequired:  # required since the sign-in began: asked now
+            again: dict[str, Any] = {"service": pending.service, "method": pending.method}
+            response = redirect(url_for("cas.login", **again), code=303)
         else:
             response = redirect_to_service(ticket, pending.method)
     else:
@@ -197,18 +219,10 @@ def _audit(action: str, outcome: str, account: Account, **details: Any) -> None:
     )
 
 
-def _sign_in_expired() -> Response:
-    pending_login.forget()
-    return make_response(
-        *error_page(
-            400,
-            _("Sign-in expired"),
-            _("This step of your sign-in has expired. Please sign in again."),
-        )
-    )
+_sign_in_expired = pending_login.expired
 
 
-def _pending_or_expired() -> tuple[PendingLogin, Account] | Response:
+def pending_or_expired() -> tuple[PendingLogin, Account] | Response:
     """This browser's pending sign-in, if the account may still finish it.
 
     A posted form takes it (single use: a concurrent or replayed post gets
@@ -231,17 +245,20 @@ def _pending_step(
     needed: Callable[[Account], T | None],
 ) -> Callable[[Callable[[PendingLogin, Account, T], Page]], Callable[[], Page]]:
     """A step of a waiting sign-in: the pending sign-in taken (or read) and checked again
-    (:func:`_pending_or_expired`); when the step is no longer ``needed`` (the charter
+    (:func:`pending_or_expired`); when the step is no longer ``needed`` (the charter
     accepted, the password changed meanwhile), the sign-in goes on; else the view shows
     the step, given what ``needed`` returned."""
 
     def step(view: Callable[[PendingLogin, Account, T], Page]) -> Callable[[], Page]:
         @wraps(view)
         def checked() -> Page:
-            state = _pending_or_expired()
+            state = pending_or_expired()
             if isinstance(state, Response):
                 return state
             pending, account = state
+            if pending.sso is not None or second_factor.pending_need(pending, account):
+                # The second factor first; a step-up has no other step.
+                return continue_login(pending)
             what = needed(account)
             if what is None:
                 return continue_login(pending)

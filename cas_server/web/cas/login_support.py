@@ -15,6 +15,7 @@ from ...protocol.cas.services import RegisteredService
 from ...protocol.cas.tickets import ServiceTicket, TicketGrantingTicket
 from ...protocol.cas.urls import flag, has_control_character, origin, with_parameter
 from ...runtime.container import container
+from .. import dates
 from ..security import allow_form_action, error_page
 from ..theming import render_page, use_service_theme
 
@@ -57,6 +58,16 @@ class LoginRequest:
             warn=flag(values.get("warn")),
             method=method,
         )
+
+
+def locked_message(until: float) -> str:
+    """The lock's end in the user's language, in words, in the institution's zone."""
+    return str(
+        _(
+            "Too many failed attempts. For your security, sign-in is suspended until %(time)s.",
+            time=dates.when(until),
+        )
+    )
 
 
 def client_ip() -> str | None:

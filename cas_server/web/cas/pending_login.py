@@ -24,13 +24,15 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from flask import after_this_request, g, session
+from flask import after_this_request, g, make_response, session
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ...accounts.model import Account, Status
 from ...accounts.tokens import Purpose, looks_like_secret, new_secret
 from ...runtime.container import container
 from ...storage.sql.tokens import SqlTokenStore
+from ..security import error_page
 
 PENDING_KEY = "pending_login"
 PENDING_LIFETIME = 600  # seconds to read the charter or choose a password
@@ -55,6 +57,16 @@ class PendingLogin:
     remember: bool
     started: float  # when the password was verified
     epoch: str = ""  # password_epoch() of the account at that moment
+    # The second factor (web/cas/second_factor.py): the method satisfied in this
+    # sign-in; a sign-in of the enrolment's grace ("later"); for a step-up, the
+    # SSO session it belongs to, as the TGT's digest (the id itself stays in the
+    # TGC, which must match); the WebAuthn challenge of the options shown
+    # (base64url); the TOTP secret being enrolled, sealed (base64url).
+    second_factor: str | None = None
+    mfa_later: bool = False
+    sso: str | None = None
+    challenge: str | None = None
+    enrol_secret: str | None = None
     handle: str | None = field(default=None, compare=False)  # set while stored
 
     @classmethod
@@ -166,3 +178,15 @@ def still_valid(pending: PendingLogin, account: Account) -> bool:
     if account.uuid != pending.uuid or account.status is not Status.ACTIVE:
         return False
     return password_epoch(account) == pending.epoch
+
+
+def expired() -> Response:
+    """The page of a step that can no longer go on (used, replayed, too old, cancelled)."""
+    forget()
+    return make_response(
+        *error_page(
+            400,
+            _("Sign-in expired"),
+            _("This step of your sign-in has expired. Please sign in again."),
+        )
+    )

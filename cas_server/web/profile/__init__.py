@@ -12,6 +12,9 @@ mail without any secret. Mail, SMS, tokens and limits are Sésame's.
 | ``channels`` | /profile/email, /profile/mobile and their /verify (code to the new channel) |
 | ``joker`` | /profile/joker |
 | ``links`` | /profile/links: link another account of the same person, undo a link |
+| ``security`` | /profile/security: factors (rename, remove, codes by mail or SMS), recovery codes |
+| ``enrol`` | /profile/security/app (TOTP) and /profile/security/key (WebAuthn) |
+| ``devices`` | /profile/security/devices: revoke trusted devices |
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def _enabled() -> None:
 
 @bp.context_processor
 def _dates() -> dict[str, Any]:
-    return {"when": when, "day": day}
+    return {"when": when, "day": day, "mfa_enabled": container().mfa.rules.enabled}
 
 
 @bp.errorhandler(SourceUnavailable)
@@ -52,7 +55,16 @@ def _unavailable(error: SourceUnavailable) -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    from . import channels, joker, links, overview, password  # noqa: F401  (routes)
+    from . import (  # noqa: F401  (routes)
+        channels,
+        devices,
+        enrol,
+        joker,
+        links,
+        overview,
+        password,
+        security,
+    )
 
     with app.app_context():
         c = container()

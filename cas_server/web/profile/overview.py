@@ -25,6 +25,7 @@ from ...runtime.container import container
 from ...runtime.sesame import language, sesame, utcnow
 from ..labels import attribute_rows, profile_label
 from .blueprint import bp
+from .mfa_support import summary as mfa_summary
 from .runtime import account, audit, page, profile, signed_in, when
 
 
@@ -74,6 +75,7 @@ def overview() -> Any:
             (_("Personnel number"), who.personnel_number),
         ],
         sms=sesame().sms.enabled,
+        mfa=mfa_summary(who),
     )
 
 

@@ -44,6 +44,13 @@ DONE = {
     "joker": N_("Your joker question and answer have been changed."),
     "linked": N_("The account has been linked to this one."),
     "unlinked": N_("The link between the two accounts has been removed."),
+    # The Security section (second factor)
+    "mfa_added": N_("The second factor has been added."),
+    "mfa_renamed": N_("The second factor has been renamed."),
+    "mfa_removed": N_("The second factor has been removed."),
+    "mfa_codes": N_("Your new recovery codes are in use: the previous ones no longer work."),
+    "mfa_device": N_("This device is no longer trusted."),
+    "mfa_devices": N_("No device is trusted any more."),
 }
 
 

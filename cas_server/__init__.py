@@ -37,6 +37,7 @@ def create_app(
     from .protocol.cas.ports import SystemClock
     from .runtime.container import Container
     from .runtime.infrastructure import build_infrastructure
+    from .runtime.lock_lift import LiftLocksOnPasswordWrite
     from .runtime.password_notices import PasswordNotices
     from .runtime.themes import Themes
     from .settings.charters import load_charters
@@ -45,6 +46,7 @@ def create_app(
     from .settings.policies import load_policy
     from .settings.server import load_settings
     from .settings.services import load_registry
+    from .settings.sessions import load_sessions_settings
     from .storage.sql.accounts import SqlAccountRepository
     from .storage.sql.db import make_engine
     from .storage.sql.mfa import SqlMfaStore
@@ -98,6 +100,7 @@ def create_app(
         LocalUserSource(accounts, settings.bcrypt_cost),
     )
     tickets = infra.tickets
+    assert infra.sessions is not None  # built beside the ticket store
     http = HttpClient(settings.ca_bundle, settings.connect_timeout, settings.read_timeout)
     themes = Themes(settings.themes_dir, settings.default_theme)
     policy = load_policy(settings.policies_dir, settings.password_policy)
@@ -118,6 +121,17 @@ def create_app(
     # The recovery codes' HMAC key: derived from the encryption key with its own label,
     # never the Flask secret; the older keys still recognise the codes they keyed.
     recovery_keys = [derive_key(k, RECOVERY_CODES_PURPOSE) for k in mfa_settings.encryption_keys]
+    login_throttle = Throttle(
+        counters,
+        Limit(
+            login_limits.max_failures_per_login,
+            login_limits.failure_window,
+            login_limits.first_lock,
+            steps=login_limits.lock_steps,  # rising lockouts
+            memory=login_limits.lock_level_memory,
+        ),
+        "login",
+    )
     app.extensions["cas"] = Container(
         settings=settings,
         engine=engine,
@@ -140,25 +154,20 @@ def create_app(
             lambda password: hash_password(password, settings.bcrypt_cost),
             verify_password,
             infra.directories,
-            PasswordNotices(),
+            LiftLocksOnPasswordWrite(login_throttle, PasswordNotices()),  # lifts the locks
         ),
         charters=load_charters(settings.charters_path),
         counters=counters,
-        login_throttle=Throttle(
-            counters,
-            Limit(
-                login_limits.max_failures_per_login,
-                login_limits.failure_window,
-                login_limits.lock_seconds,
-            ),
-            "login",
-        ),
+        login_throttle=login_throttle,
         ip_throttle=Throttle(
             counters,
             Limit(
                 login_limits.max_failures_per_ip,
                 login_limits.failure_window,
-                login_limits.lock_seconds,
+                login_limits.first_lock,
+                steps=login_limits.lock_steps,
+                memory=login_limits.lock_level_memory,
+                distinct=login_limits.max_logins_per_ip or None,  # password spraying
             ),
             "ip",
         ),
@@ -172,6 +181,8 @@ def create_app(
             old_recovery_keys=recovery_keys[1:],
         ),
         infra=infra,
+        sessions=infra.sessions,
+        sessions_settings=load_sessions_settings(settings.raw),
     )
 
     theming.init_app(app, themes)

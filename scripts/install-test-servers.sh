@@ -76,14 +76,15 @@ install_slapd() {
     apt_install slapd ldap-utils
 }
 
-# Redis 7 for the Redis ticket registry and counters (started by the tests).
+# Redis 7 for the Redis ticket registry and counters, and redis-sentinel for
+# the failover tests (tests/ha; started by the tests).
 install_redis() {
-    if command -v redis-server >/dev/null 2>&1; then
-        log "redis: present ($(command -v redis-server))"
+    if command -v redis-server >/dev/null 2>&1 && command -v redis-sentinel >/dev/null 2>&1; then
+        log "redis: present ($(command -v redis-server), $(command -v redis-sentinel))"
         return 0
     fi
-    log "redis: installing redis-server"
-    apt_install redis-server
+    log "redis: installing redis-server redis-sentinel"
+    apt_install redis-server redis-sentinel
 }
 
 # PostgreSQL 15 (throwaway clusters made by the tests with initdb/pg_ctl).
@@ -97,8 +98,19 @@ install_postgresql() {
     apt_install postgresql
 }
 
+# systemd-analyze and systemd-sysusers for tests/ops/test_systemd_units.py
+# (offline checks of config/systemd/; nothing is started).
+install_systemd() {
+    if command -v systemd-analyze >/dev/null 2>&1 && command -v systemd-sysusers >/dev/null 2>&1; then
+        log "systemd-analyze: present ($(command -v systemd-analyze))"
+        return 0
+    fi
+    log "systemd-analyze: installing systemd"
+    apt_install systemd
+}
+
 # Later components get their own install_<name> function and an entry in ALL below.
-ALL=(chromium axe_core slapd redis postgresql)
+ALL=(chromium axe_core slapd redis postgresql systemd)
 
 main() {
     local components=("$@")

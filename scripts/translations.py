@@ -35,16 +35,27 @@ def french_texts() -> dict[str, str | tuple[str, str]]:
     """msgid → French; a plural's value is (singular, plural). Checked: a typo in a
     json file must not reach a catalog."""
     texts: dict[str, str | tuple[str, str]] = {}
+    source: dict[str, str] = {}
     for path in sorted((TRANSLATIONS / "fr").glob("*.json")):
         for msgid, value in json.loads(path.read_text(encoding="utf-8")).items():
+            text: str | tuple[str, str]
             if isinstance(value, list):
                 if len(value) != 2 or not all(isinstance(v, str) and v for v in value):
                     raise SystemExit(f"{path.name}: {msgid!r}: a plural is two texts")
-                texts[msgid] = (value[0], value[1])
+                text = (value[0], value[1])
             elif isinstance(value, str):
-                texts[msgid] = value
+                text = value
             else:
                 raise SystemExit(f"{path.name}: {msgid!r}: expected a text or two")
+            # One msgid is one text everywhere: a second file saying it otherwise
+            # would silently reword every page that uses it.
+            if msgid in texts and texts[msgid] != text:
+                raise SystemExit(
+                    f"{path.name}: {msgid!r} is {text!r} here but {texts[msgid]!r} in "
+                    f"{source[msgid]}: one French text per msgid"
+                )
+            texts[msgid] = text
+            source.setdefault(msgid, path.name)
     return texts
 
 

@@ -6,6 +6,8 @@
   acts on an account holding a console role, an administrator never on
   another administrator (nor on their own account) from the console. Only
   the command line, run by whoever holds the server, acts on administrators.
+  ``impersonate`` is a right on top of a rank (signing in as someone, #15),
+  never a rank of its own.
 * Search keys: names compared without case, accents, spaces or hyphens,
   so "eloise" finds "Éloïse Le Goff-Durand" and "legoff" finds "Le Goff".
 * What the console shows of the recovery channels: partly masked.
@@ -27,6 +29,9 @@ from .model import Account, normalize_login
 class Role(StrEnum):
     ADMIN = "admin"
     HELPDESK = "helpdesk"
+    #: An extra right, not a rank: with ``admin`` or ``helpdesk``, sign in as someone
+    #: (impersonation, #15). Alone it opens nothing.
+    IMPERSONATE = "impersonate"
 
 
 CONSOLE_ROLES = frozenset(Role)
@@ -37,7 +42,10 @@ CONSOLE_ROLES = frozenset(Role)
 MFA_ACTIONS = frozenset({"mfa_remove", "mfa_import"})
 #: What only an ``admin`` may do.
 ADMIN_ONLY = frozenset({"import", "roles", "mfa_import"})
+#: What needs an extra right besides a rank (``Role.IMPERSONATE``), even for an ``admin``.
+EXTRA_RIGHTS = {"impersonate": Role.IMPERSONATE.value}
 #: How far each console role reaches: an operator acts only on lower ranks.
+#: ``impersonate`` has no rank: it reaches nobody by itself.
 RANKS = {Role.HELPDESK.value: 1, Role.ADMIN.value: 2}
 #: The command line: whoever runs it holds the server and its database.
 SYSTEM_RANK = len(RANKS) + 1
@@ -48,6 +56,9 @@ MAX_QUERY = 100
 
 def may(roles: frozenset[str], what: str) -> bool:
     """May someone holding ``roles`` do ``what`` (an action name or a page)?"""
+    if what in EXTRA_RIGHTS:
+        ranked = Role.ADMIN in roles or Role.HELPDESK in roles
+        return ranked and EXTRA_RIGHTS[what] in roles
     if Role.ADMIN in roles:
         return True
     return Role.HELPDESK in roles and what not in ADMIN_ONLY

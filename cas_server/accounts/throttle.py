@@ -14,11 +14,25 @@ lock the key (:meth:`Throttle.fail`), a right secret gives the attempt back
 requests at the same instant get at most ``attempts`` real checks, on every
 worker and node. :class:`Attempt` holds the reservations of one check on
 several keys (a login, an address, an account).
+
+Rising lockouts (``[login] lock_steps``, as LemonLDAP::NG does): each further
+lock of a key lasts the next step (5 min, 15 min, 1 h…, capped at the last).
+The key's *level* (how many locks in a row) lives in the same shared store
+as its counter and rises in one atomic step (:meth:`CounterStore.lock_step`),
+so every node sees it; a right secret (:meth:`Throttle.success`), a password
+reset or the console's "lift the lock" clear it. A level is forgotten
+``memory`` seconds after its lock ended.
+
+Password spraying (``[login] max_logins_per_ip``): :meth:`Throttle.spread`
+counts the *distinct* other subjects (logins) failing under one subject (an
+address) within the window; at the limit the address itself is locked,
+rising too, for every login.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import hashlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,6 +62,25 @@ class CounterStore(Protocol):
 
     def lock(self, key: str, until: float) -> None: ...
 
+    def lock_step(
+        self, key: str, now: float, steps: Sequence[float], memory: float
+    ) -> tuple[float, int]:
+        """Lock ``key`` for its next step, atomically; returns (lock end, level).
+
+        Not locked at ``now``: the level rises by one if it is still
+        remembered (else it is 1), the lock ends at ``now + steps[level - 1]``
+        (the last step once the level passes them) and the level is
+        remembered until that end plus ``memory``. Already locked at ``now``
+        (concurrent failures at the limit): nothing changes, the current lock
+        and level are returned, so one lock is never counted twice. A key
+        without a counter gets one (nothing counted in it).
+        """
+        ...
+
+    def level(self, key: str, now: float) -> int:
+        """The level ``key`` has at ``now`` (0: none remembered)."""
+        ...
+
     def reset(self, key: str) -> None: ...
 
     def acquire(self, key: str, now: float, window: float, attempts: int, lock: float) -> Grant:
@@ -75,7 +108,20 @@ class CounterStore(Protocol):
 class Limit:
     attempts: int  # this many failures…
     window: float  # …within this many seconds…
-    lock: float  # …lock the key for this many seconds
+    lock: float  # …lock the key for this many seconds (the first step when rising)
+    # Rising lockouts: the n-th lock in a row lasts steps[n - 1], capped at the
+    # last; empty: every lock lasts ``lock``.
+    steps: tuple[float, ...] = ()
+    memory: float = 86400.0  # a level is forgotten this long after its lock ended
+    # Spraying: this many distinct other subjects failing under one subject
+    # within the window lock that subject (None: not counted).
+    distinct: int | None = None
+
+    def step(self, level: int) -> float:
+        """How long the lock of that level lasts."""
+        if not self.steps:
+            return self.lock
+        return self.steps[min(max(level, 1), len(self.steps)) - 1]
 
 
 @dataclass(frozen=True)
@@ -118,14 +164,50 @@ class Throttle:
         )
         return Reservation(self, subject, grant)
 
+    def level(self, subject: str, now: float) -> int:
+        """How many locks in a row the subject has had (0: none remembered)."""
+        return self.store.level(self._key(subject), now) if self.limit.steps else 0
+
+    def lock_now(self, subject: str, now: float) -> float:
+        """Lock the subject at once for its next step; returns the lock's end."""
+        return self._lock(self._key(subject), now)
+
+    def _lock(self, key: str, now: float) -> float:
+        limit = self.limit
+        if limit.steps:
+            until, _level = self.store.lock_step(key, now, limit.steps, limit.memory)
+            return until
+        until = now + limit.lock
+        self.store.lock(key, until)
+        return until
+
     def fail(self, reservation: Reservation, now: float) -> float | None:
         """The reserved attempt failed (it stays counted); returns when to retry if
         this failure locked the subject."""
         if not reservation.granted or reservation.count < self.limit.attempts:
             return None
-        until = now + self.limit.lock
-        self.store.lock(self._key(reservation.subject), until)
-        return until
+        return self._lock(self._key(reservation.subject), now)
+
+    def spread(self, subject: str, other: str, now: float) -> float | None:
+        """A failure under ``subject`` (an address) for ``other`` (a login): when
+        ``distinct`` others have failed under it within the window, the subject
+        is locked (its next step); returns when it may retry if so.
+
+        Each (subject, other) pair is counted once per window (its first
+        failure), by the store's atomic counting, so the count is of
+        distinct others whatever runs beside it.
+        """
+        limit = self.limit
+        if not limit.distinct:
+            return None
+        digest = hashlib.sha256(other.encode("utf-8", "replace")).hexdigest()[:20]
+        spread = f"spread:{self._key(subject)}"[:200]
+        if self.store.hit(f"{spread}:{digest}", now, limit.window) != 1:
+            return None  # this other already failed here in the window
+        if self.store.hit(spread, now, limit.window) < limit.distinct:
+            return None
+        self.store.reset(spread)  # the next lock needs as many new others
+        return self._lock(self._key(subject), now)
 
     def release(self, reservation: Reservation) -> None:
         """The reserved attempt is not a failure (right secret, nothing checked…)."""
@@ -139,9 +221,7 @@ class Throttle:
         key = self._key(subject)
         count = self.store.hit(key, now, self.limit.window)
         if count >= self.limit.attempts:
-            until = now + self.limit.lock
-            self.store.lock(key, until)
-            return until
+            return self._lock(key, now)
         return None
 
     def success(self, subject: str) -> None:

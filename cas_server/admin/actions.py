@@ -93,11 +93,21 @@ class Actions(Acting):
         times = [t for k in keys if (t := c.login_throttle.retry_at(k, now)) is not None]
         return max(times) if times else None
 
+    def sign_in_lock_level(self, account: Account) -> int:
+        """How many locks in a row the account has had (rising lockouts, ``[login]
+        lock_steps``): the highest level of its keys; 0 when none is remembered."""
+        from ..auth.throttled import sign_in_keys
+
+        c = container()
+        now = c.clock.now()
+        return max((c.login_throttle.level(k, now) for k in sign_in_keys(account)), default=0)
+
     def unlock(self, account: Account) -> Status:
         """Lift an administrator's lock and the lock after repeated failures."""
         self.check("unlock", account)
         suspended = self.sign_in_suspended_until(account) is not None
-        if account.status is not Status.LOCKED and not suspended:
+        level = self.sign_in_lock_level(account)  # lifting the lock starts the steps over
+        if account.status is not Status.LOCKED and not suspended and not level:
             self.refuse("unlock", account, N_("This account is not locked."))
         status = account.status
         if status is Status.LOCKED:
@@ -113,7 +123,14 @@ class Actions(Acting):
         c = container()
         for key in sign_in_keys(account):  # as typed, and the account's own
             c.login_throttle.success(key)
-        self.audit("unlock", "success", account, status=status.value, throttle_cleared=suspended)
+        self.audit(
+            "unlock",
+            "success",
+            account,
+            status=status.value,
+            throttle_cleared=suspended,
+            lock_level=level,
+        )
         self.tell_owner(account, "unlock")
         return status
 
@@ -243,7 +260,7 @@ class Actions(Acting):
             self.refuse(
                 "roles",
                 account,
-                N_("Unknown role %(role)s (known: admin, helpdesk)."),
+                N_("Unknown role %(role)s (known: admin, helpdesk, impersonate)."),
                 role=unknown[0],
             )
         if self._is_me(account) and Role.ADMIN.value in remove:

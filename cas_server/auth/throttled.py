@@ -14,6 +14,10 @@ it names one. A locked account is not told: the attempt is answered as a
 wrong password, like a login nobody has (which costs and counts the same),
 so that no answer tells whether a spelling reaches an existing account, or
 whether the password was right.
+
+Locks rise (``[login] lock_steps``) and an address that fails for many
+distinct logins (password spraying, ``[login] max_logins_per_ip``) is locked
+for every login: :meth:`~cas_server.accounts.throttle.Throttle.spread`.
 """
 
 from __future__ import annotations
@@ -84,4 +88,9 @@ def throttled_authenticate(
         return SignIn(result)
     # A wrong password, an unknown login, a locked account (ours or the
     # directory's, which cannot tell whether the password was right).
-    return SignIn(result, attempt.failed(), attempt.refused_silently)
+    until = attempt.failed()
+    # Spraying: one address failing for many logins is locked for all of them.
+    sprayed = ip_throttle.spread(ip, typed_key(login), now)
+    if sprayed is not None:
+        until = max(until or sprayed, sprayed)
+    return SignIn(result, until, attempt.refused_silently)

@@ -6,7 +6,7 @@ application, never the other way round.
 
 | module | commands |
 |---|---|
-| ``db`` | ``db init`` |
+| ``db`` | ``db init``, ``upgrade``, ``status``, ``backup``, ``restore`` |
 | ``users`` | ``users add``, ``set-password``, ``show``, ``search``, ``import``, ``reindex`` |
 | ``access`` | the console's actions under ``users``: ``lock``, ``send-reset``, ``roles``… |
 | ``services`` | ``services check`` |

@@ -66,7 +66,7 @@ def users_end_sessions(login: str) -> None:
     click.echo(f"{ended} SSO session(s) of {login} ended")
 
 
-@account_command("roles", "Show, grant or revoke console roles (admin, helpdesk).")
+@account_command("roles", "Show, grant or revoke console roles (admin, helpdesk, impersonate).")
 @click.option("--add", "add", multiple=True, help="Role to grant (repeatable).")
 @click.option("--remove", "remove", multiple=True, help="Role to revoke (repeatable).")
 def users_roles(login: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:

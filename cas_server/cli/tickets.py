@@ -43,3 +43,16 @@ def purge() -> None:
     if isinstance(c.counters, SqlCounterStore):
         counters = c.counters.purge(now, COUNTER_KEEP)
         click.echo(f"{counters} idle throttling counter(s) removed")
+    from ..storage.sql.known_browsers import KEEP, SqlKnownBrowsers
+
+    browsers = SqlKnownBrowsers(c.engine).purge(now - KEEP)
+    click.echo(f"{browsers} browser(s) unused for a year forgotten (new-device notice)")
+    from ..admin.help_requests import purge_closed
+
+    click.echo(f"{purge_closed(now)} closed help request(s) past retention removed")
+    from datetime import UTC, datetime
+
+    from ..storage.sql.registration import SqlRegistrationStore
+
+    registrations = SqlRegistrationStore(c.engine).purge(datetime.fromtimestamp(now, UTC))
+    click.echo(f"{registrations} expired or decided account creation request(s) removed")

@@ -52,7 +52,7 @@ DEMO_ACCOUNTS: list[dict[str, Any]] = [
         "given_name": "Alex",
         "family_name": "Admin",
         "personnel_number": "P000001",
-        "roles": ["admin"],
+        "roles": ["admin", "impersonate"],  # the help desk may sign in as someone (#15)
         "attributes": {"mail": ["admin@univ-demo.fr"]},
     },
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -16,15 +16,22 @@ from ..auth import UserSource
 from ..observability.audit import AuditTrail
 from ..outbound.http import HttpClient, SingleLogoutNotifier
 from ..protocol.cas.login import LoginService
-from ..protocol.cas.ports import Clock, TicketRegistry
+from ..protocol.cas.ports import Clock, SessionDirectory, TicketRegistry
 from ..protocol.cas.services import ServiceRegistry
 from ..protocol.cas.validation import TicketValidator
 from ..settings.server import Settings
+from ..settings.sessions import SessionsSettings
 from ..storage.sql.accounts import SqlAccountRepository
 from .themes import Themes
 
 if TYPE_CHECKING:
     from .infrastructure import Infrastructure
+
+
+def _memory_sessions() -> SessionDirectory:
+    from ..storage.memory import MemoryTicketRegistry
+
+    return MemoryTicketRegistry()
 
 
 @dataclass
@@ -51,6 +58,10 @@ class Container:
     mfa: MfaService
     # Shared backends (Redis, LDAP pool) and operations settings (runtime.infrastructure).
     infra: Infrastructure | None = None
+    # Live SSO sessions by owner, address, network, service (#15): the ticket store's
+    # second port (runtime.infrastructure); the default serves constructions without one.
+    sessions: SessionDirectory = field(default_factory=_memory_sessions)
+    sessions_settings: SessionsSettings = field(default_factory=SessionsSettings)
 
 
 def container() -> Container:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from ..accounts.directory import DirectoryPasswords
 from ..accounts.throttle import CounterStore
 from ..auth import UserSource
-from ..protocol.cas.ports import TicketRegistry
+from ..protocol.cas.ports import SessionDirectory, TicketRegistry, TicketStore
 from ..settings.infrastructure import InfraSettings
 from ..storage.sql.accounts import SqlAccountRepository
 
@@ -30,6 +30,8 @@ class Infrastructure:
     directories: dict[str, DirectoryPasswords]
     redis: Any = None  # redis.Redis
     ldap: Any = None  # LdapPool
+    # The ticket store's own session listing (#15), not metered.
+    sessions: SessionDirectory | None = None
 
 
 def build_infrastructure(
@@ -48,13 +50,18 @@ def build_infrastructure(
         from ..storage.redis.client import make_client
 
         client = make_client(settings.redis)
-    tickets: TicketRegistry
+    tickets: TicketStore
     counters: CounterStore
     if settings.ticket_backend == "redis":
         assert client is not None
         from ..storage.redis.tickets import RedisTicketRegistry
 
-        tickets = RedisTicketRegistry(client, settings.redis.key_prefix)
+        tickets = RedisTicketRegistry(
+            client,
+            settings.redis.key_prefix,
+            wait_replicas=settings.redis.wait_replicas,
+            wait_ms=settings.redis.wait_timeout_ms,
+        )
     else:
         tickets = SqlTicketRegistry(engine)
     if settings.counter_backend == "redis":
@@ -84,5 +91,13 @@ def build_infrastructure(
     source = MeteredUserSource(
         sources[0] if len(sources) == 1 else SourceChain(sources), overall=True
     )
-    metered = MeteredTicketRegistry(tickets)
-    return Infrastructure(settings, metered, counters, source, directories, client, pool)
+    registry: Any = tickets
+    if settings.ticket_backend == "sql" and engine.dialect.name != "sqlite":
+        # A failover drops the connections: one retry where it is safe (storage/sql/retry.py).
+        from ..storage.sql.retry import RetryingTicketRegistry
+
+        registry = RetryingTicketRegistry(tickets)
+    metered = MeteredTicketRegistry(registry)
+    return Infrastructure(
+        settings, metered, counters, source, directories, client, pool, sessions=tickets
+    )

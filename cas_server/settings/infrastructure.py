@@ -165,27 +165,76 @@ def _ldap(data: Raw) -> Any:
     return config
 
 
+def _sentinels(data: Raw) -> tuple[tuple[str, int], ...]:
+    """``["host:26379", …]`` as (host, port) pairs."""
+    values = _get(data, "redis", "sentinels", list, [])
+    addresses = []
+    for value in values:
+        host, _, port = (
+            str(value).strip().rpartition(":") if isinstance(value, str) else ("", "", "")
+        )
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("redis.sentinels", f"{value!r} is not a host:port address")
+        addresses.append((host, int(port)))
+    if len(set(addresses)) != len(addresses):
+        raise ConfigError("redis.sentinels", "an address is listed twice")
+    return tuple(addresses)
+
+
+def _redis(data: Raw) -> Any:
+    """RedisSettings from ``url`` or ``sentinels``; None when neither is set."""
+    url = _get(data, "redis", "url", str, "")
+    sentinels = _sentinels(data)
+    if not url and not sentinels:
+        return None
+    if url and not sentinels and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("redis.url", "must be a redis://, rediss:// or unix:// URL")
+    service = _get(data, "redis", "service_name", str, "mymaster")
+    if sentinels and not service.strip():
+        raise ConfigError("redis.service_name", "the name the sentinels monitor, required")
+    db = _get(data, "redis", "db", int, 0)
+    if not 0 <= db <= 15:
+        raise ConfigError("redis.db", "must be between 0 and 15")
+    replicas = _get(data, "redis", "wait_replicas", int, 0)
+    if not 0 <= replicas <= 10:
+        raise ConfigError("redis.wait_replicas", "must be between 0 and 10")
+    wait_ms = _get(data, "redis", "wait_timeout_ms", int, 100)
+    if not 1 <= wait_ms <= 10000:
+        raise ConfigError("redis.wait_timeout_ms", "must be between 1 and 10000 milliseconds")
+    socket_timeout = _seconds(data, "redis", "socket_timeout", 2.0)
+    if replicas and wait_ms / 1000 >= socket_timeout:
+        raise ConfigError(
+            "redis.wait_timeout_ms", "must be shorter than socket_timeout (WAIT blocks the socket)"
+        )
+    from ..storage.redis.client import RedisSettings
+
+    return RedisSettings(
+        url=url,
+        key_prefix=_get(data, "redis", "key_prefix", str, "cas:"),
+        socket_timeout=socket_timeout,
+        connect_timeout=_seconds(data, "redis", "connect_timeout", 2.0),
+        sentinels=sentinels,
+        service_name=service.strip(),
+        password=_get(data, "redis", "password", str, ""),
+        sentinel_password=_get(data, "redis", "sentinel_password", str, ""),
+        db=db,
+        wait_replicas=replicas,
+        wait_timeout_ms=wait_ms,
+    )
+
+
 def load_infra_settings(data: Raw) -> InfraSettings:
     sources = tuple(_get(data, "auth", "sources", list, ["local"]))
     if not sources or any(s not in SOURCES for s in sources) or len(set(sources)) != len(sources):
         raise ConfigError("auth.sources", f"a list of distinct sources among {SOURCES}")
     tickets = _one_of(data, "tickets", "backend", BACKENDS, "sql")
     counters = _one_of(data, "counters", "backend", BACKENDS, "sql")
-    url = _get(data, "redis", "url", str, "")
-    redis = None
-    if url:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("redis.url", "must be a redis://, rediss:// or unix:// URL")
-        from ..storage.redis.client import RedisSettings
-
-        redis = RedisSettings(
-            url=url,
-            key_prefix=_get(data, "redis", "key_prefix", str, "cas:"),
-            socket_timeout=_seconds(data, "redis", "socket_timeout", 2.0),
-            connect_timeout=_seconds(data, "redis", "connect_timeout", 2.0),
+    redis = _redis(data)
+    if redis is None and "redis" in (tickets, counters):
+        raise ConfigError(
+            "redis.url", "required (or redis.sentinels) when tickets or counters use redis"
         )
-    elif "redis" in (tickets, counters):
-        raise ConfigError("redis.url", "required when tickets or counters use redis")
     level = str(_get(data, "logging", "level", str, "INFO")).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level", "one of DEBUG, INFO, WARNING, ERROR")

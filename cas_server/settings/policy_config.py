@@ -9,6 +9,8 @@ Keys, all optional but ``min_length``::
     forbidden_characters = "<>"
     not_login = true           name_run = 2
     history = 3                blocklists = ["common-passwords.txt"]
+    min_entropy_bits = 80      (CNIL 2022-100: length × log2(kinds of characters used))
+    min_zxcvbn_score = 3       (zxcvbn's estimate, 0–4; checked on the server)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..accounts.entropy import MinEntropy, MinZxcvbnScore
 from ..accounts.policy import (
     CLASSES,
     Blocklist,
@@ -45,6 +48,8 @@ KEYS = {
     "name_run",
     "history",
     "blocklists",
+    "min_entropy_bits",
+    "min_zxcvbn_score",
 }
 DEFAULT_MAX_LENGTH = 128  # never silently truncate; ≥ 64 unless a profile says otherwise (T21)
 
@@ -128,6 +133,12 @@ def policy_from_mapping(
         for list_name in lists:
             words |= load_words(list_name)
         rules.append(Blocklist(words))
+    bits = _int(data, "min_entropy_bits", 1, 512)
+    if bits:
+        rules.append(MinEntropy(bits, specials))
+    score = _int(data, "min_zxcvbn_score", 0, 4)
+    if score:
+        rules.append(MinZxcvbnScore(score))
     history = _int(data, "history", 0, 64)
     if history:
         rules.append(NotInHistory(history))

@@ -6,6 +6,7 @@ here, and a bad one stops the start with the key that is wrong.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tomllib
 import zoneinfo
@@ -138,6 +139,17 @@ class LoginSettings:
     # The server's own pages (profile, console): a session opened from an SSO
     # sign-in lasts at most this long after that sign-in, used or not.
     console_max_age: float = 28800.0
+    # Rising lockouts (#16): each further lock of a login or an address lasts
+    # the next step (capped at the last); empty: every lock is lock_seconds.
+    lock_steps: tuple[float, ...] = ()
+    lock_level_memory: float = 86400.0  # a level is forgotten this long after its lock
+    # Spraying: this many distinct logins failing from one address within the
+    # window lock the address for every login (0: not counted).
+    max_logins_per_ip: int = 0
+
+    @property
+    def first_lock(self) -> float:
+        return self.lock_steps[0] if self.lock_steps else self.lock_seconds
 
 
 @dataclass(frozen=True)
@@ -222,6 +234,25 @@ def _positive(data: Mapping[str, Mapping[str, Any]], section: str, key: str) -> 
     if value <= 0:
         raise ConfigError(f"{section}.{key}", "must be greater than 0")
     return value
+
+
+def _lock_steps(data: Mapping[str, Mapping[str, Any]]) -> tuple[float, ...]:
+    """``[login] lock_steps``: seconds, each > 0 and none shorter than the one before."""
+    steps = _get(data, "login", "lock_steps", list)
+    if len(steps) > 32 or not all(
+        isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in steps
+    ):
+        raise ConfigError("login.lock_steps", "must be a list of at most 32 numbers of seconds > 0")
+    if any(b < a for a, b in itertools.pairwise(steps)):
+        raise ConfigError("login.lock_steps", "each step must last at least the one before")
+    return tuple(float(s) for s in steps)
+
+
+def _count(data: Mapping[str, Mapping[str, Any]], section: str, key: str) -> int:
+    value = _get(data, section, key, int)
+    if value < 0:
+        raise ConfigError(f"{section}.{key}", "must be 0 or more")
+    return int(value)
 
 
 def load_settings(
@@ -311,6 +342,9 @@ def load_settings(
             failure_window=_positive(data, "login", "failure_window_seconds"),
             lock_seconds=_positive(data, "login", "lock_seconds"),
             console_max_age=_positive(data, "login", "console_max_age"),
+            lock_steps=_lock_steps(data),
+            lock_level_memory=_positive(data, "login", "lock_level_memory"),
+            max_logins_per_ip=_count(data, "login", "max_logins_per_ip"),
         ),
         raw=data,
         cas2_attributes=_get(data, "services", "cas2_attributes", bool),

@@ -39,6 +39,7 @@ KNOWN_KEYS = {
     "access",
     "cas2_attributes",
     "mfa",
+    "surrogate",
 }
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -220,4 +221,5 @@ def parse_service(entry: Any, where: str, *, cas2_attributes: bool = False) -> R
         source=where,
         cas2_attributes=_typed(entry, where, "cas2_attributes", bool, cas2_attributes),
         mfa_required=mfa == "required",
+        surrogate=_typed(entry, where, "surrogate", bool, True),
     )

@@ -27,6 +27,8 @@ CAPTCHA_FORMS = (
     "password_joker",
     "identifier",
     "activation",
+    "help_request",  # [help_requests] (#16)
+    "registration",  # [registration] (#16)
 )
 Raw = Mapping[str, Mapping[str, Any]]
 

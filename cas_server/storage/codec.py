@@ -16,9 +16,9 @@ from ..protocol.cas.tickets import PASSWORD_ONLY, Authentication, Principal
 def dump_authentication(auth: Authentication) -> str:
     """The authentication as compact JSON.
 
-    The methods (``m``) and the time of the last second factor (``f``) are
-    written only when they differ from a password-only sign-in, so that
-    most records stay as they were.
+    The methods (``m``), the time of the last second factor (``f``) and the
+    surrogate operator (``s``) are written only when they differ from a
+    password-only sign-in of one's own, so that most records stay as they were.
     """
     data: dict[str, Any] = {
         "u": auth.principal.id,
@@ -30,6 +30,8 @@ def dump_authentication(auth: Authentication) -> str:
         data["m"] = list(auth.methods)
     if auth.mfa_at is not None:
         data["f"] = auth.mfa_at
+    if auth.surrogate is not None:
+        data["s"] = auth.surrogate
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -50,6 +52,8 @@ def load_authentication(data: str) -> Authentication:
         # Records written before the second factor have neither key.
         methods=tuple(raw["m"]) if "m" in raw else PASSWORD_ONLY,
         mfa_at=raw.get("f"),
+        # Records written before impersonation (#15) have no surrogate.
+        surrogate=raw.get("s"),
     )
 
 

@@ -7,10 +7,13 @@ all of them); a lock stands in for the store's atomicity.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from ..protocol.cas.ports import SessionQuery, SessionRecord, SessionService
 from ..protocol.cas.tickets import (
+    USER_AGENT_MAX,
     Authentication,
     ProxyGrantingTicket,
     ServiceTicket,
@@ -31,8 +34,13 @@ class MemoryTicketRegistry:
         self._sts: dict[str, ServiceTicket] = {}
         self._consumed: set[str] = set()
         self._pgts: dict[str, ProxyGrantingTicket] = {}
+        # The services each session gave a ticket to, by root digest then service id.
+        self._services: dict[str, dict[str, SessionService]] = {}
 
     def add_ticket_granting_ticket(self, tgt: TicketGrantingTicket) -> None:
+        agent = tgt.client.user_agent if tgt.client else None
+        if tgt.client and agent and len(agent) > USER_AGENT_MAX:
+            tgt = replace(tgt, client=replace(tgt.client, user_agent=agent[:USER_AGENT_MAX]))
         with self._lock:
             self._tgts[ticket_digest(tgt.id)] = tgt
 
@@ -54,6 +62,7 @@ class MemoryTicketRegistry:
             ticket = build(tgt)
             self._tgts[key] = replace(tgt, last_used_at=now)
             self._sts[ticket.id] = ticket
+            self._record_service(key, ticket)
             return ticket
 
     def replace_authentication(
@@ -79,6 +88,14 @@ class MemoryTicketRegistry:
         with self._lock:
             if self._alive(ticket.tgt_id, ticket.created_at):
                 self._sts[ticket.id] = ticket
+                self._record_service(_root(ticket.tgt_id), ticket)
+
+    def _record_service(self, root: str, ticket: ServiceTicket) -> None:
+        services = self._services.setdefault(root, {})
+        if ticket.service_id not in services:
+            services[ticket.service_id] = SessionService(
+                ticket.service_id, ticket.service, ticket.created_at
+            )
 
     def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:
         with self._lock:
@@ -114,6 +131,7 @@ class MemoryTicketRegistry:
                 del self._pgts[pgt_id]
         for root in roots:
             self._tgts.pop(root, None)
+            self._services.pop(root, None)
         return targets
 
     def destroy_ticket_granting_ticket(self, tgt_id: str) -> list[SingleLogoutTarget]:
@@ -149,3 +167,69 @@ class MemoryTicketRegistry:
                 if pgt.is_expired(now):
                     del self._pgts[pgt_id]
             return before - (len(self._tgts) + len(self._sts) + len(self._pgts))
+
+    # --- the session directory (#15) -----------------------------------------------
+
+    def _record(self, handle: str, tgt: TicketGrantingTicket) -> SessionRecord:
+        services = self._services.get(handle, {})
+        return SessionRecord(
+            handle=handle,
+            principal_id=tgt.authentication.principal.id,
+            client=tgt.client,
+            created_at=tgt.created_at,
+            last_used_at=tgt.last_used_at,
+            expires_at=min(tgt.expires_at, tgt.last_used_at + tgt.idle_timeout),
+            long_term=tgt.authentication.long_term,
+            surrogate=tgt.authentication.surrogate,
+            services=tuple(sorted(services.values(), key=lambda s: (s.first_at, s.service_id))),
+        )
+
+    def _matching(self, query: SessionQuery, now: float) -> list[SessionRecord]:
+        with self._lock:
+            found = []
+            for handle, tgt in self._tgts.items():
+                if not tgt.is_expired(now) and _matches(query, tgt, self._services.get(handle)):
+                    found.append(self._record(handle, tgt))
+        found.sort(key=lambda r: (r.created_at, r.handle), reverse=True)
+        return found[: max(query.limit, 0)]
+
+    def sessions_of(self, principal_id: str, now: float) -> list[SessionRecord]:
+        return self._matching(SessionQuery(principal_id=principal_id, limit=1 << 30), now)
+
+    def session(self, handle: str, now: float) -> SessionRecord | None:
+        with self._lock:
+            tgt = self._tgts.get(handle)
+            if tgt is None or tgt.is_expired(now):
+                return None
+            return self._record(handle, tgt)
+
+    def search(self, query: SessionQuery, now: float) -> list[SessionRecord]:
+        return self._matching(query, now)
+
+    def destroy_session(
+        self, handle: str, principal_id: str | None = None
+    ) -> list[SingleLogoutTarget] | None:
+        with self._lock:
+            tgt = self._tgts.get(handle)
+            if tgt is None or tgt.is_expired(time.time()):
+                return None
+            if principal_id is not None and tgt.authentication.principal.id != principal_id:
+                return None
+            return self._destroy_roots({handle})
+
+
+def _matches(
+    query: SessionQuery, tgt: TicketGrantingTicket, services: dict[str, SessionService] | None
+) -> bool:
+    client = tgt.client
+    if query.principal_id is not None and tgt.authentication.principal.id != query.principal_id:
+        return False
+    if query.ip is not None and (client is None or client.ip != query.ip):
+        return False
+    if query.network is not None and (client is None or client.network != query.network):
+        return False
+    if query.service_id is not None and query.service_id not in (services or {}):
+        return False
+    if query.started_after is not None and tgt.created_at <= query.started_after:
+        return False
+    return query.started_before is None or tgt.created_at < query.started_before

@@ -62,6 +62,9 @@ def internal_service(settings: Settings) -> RegisteredService:
         # POST from this server to its own callback URL.
         logout_type="none",
         description="Built in: profile and administration pages",
+        # An operator acting as someone (#15) sees the services, never the
+        # person's password, recovery channels or second factors.
+        surrogate=False,
     )
 
 

@@ -57,8 +57,8 @@ def _say(
 
 
 def explain(violation: Violation, for_someone_else: bool = False) -> str:
-    """A violation in the user's language."""
-    return _say(
+    """A violation in the user's language (zxcvbn's advice follows its rule)."""
+    text = _say(
         violation.rule,
         violation.message,
         violation.plural,
@@ -66,6 +66,11 @@ def explain(violation: Violation, for_someone_else: bool = False) -> str:
         violation.params,
         for_someone_else,
     )
+    advice = violation.params.get("feedback") if violation.rule == "zxcvbn" else None
+    if advice:
+        # msgids of accounts/entropy.ZXCVBN_FEEDBACK, never zxcvbn's own text
+        text += " " + " ".join(str(gettext(msgid)) for msgid in advice)
+    return text
 
 
 def checklist(

@@ -154,6 +154,11 @@ def error_page(
         # The request could not be routed at all (e.g. a malformed Host header):
         # the themed page cannot build its links, so a bare page, still not a 500.
         return f"<!doctype html><title>{status}</title><p>{escape(_(default_title))}</p>", status
+    manager = getattr(current_app, "login_manager", None)
+    if status == 503 and manager is not None and "_login_user" not in g:
+        # The page about a database outage must not need the database: a
+        # signed-in user not loaded yet is shown the anonymous page (not a 500).
+        g._login_user = manager.anonymous_user()
     return render_page(
         "error.html",
         status=status,

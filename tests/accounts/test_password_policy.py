@@ -73,7 +73,15 @@ def test_nist_profile_prefers_length_and_blocks_common_passwords() -> None:
 
 def test_every_shipped_profile_loads() -> None:
     names = sorted(p.stem for p in POLICIES.glob("*.toml"))
-    assert names == ["ent-midi-pyrenees", "metamots", "nist", "oze", "uphf"]
+    assert names == [
+        "cnil",  # CNIL deliberation 2022-100 (#16): tests/accounts/test_policy_cnil.py
+        "cnil-lockout",
+        "ent-midi-pyrenees",
+        "metamots",
+        "nist",
+        "oze",
+        "uphf",
+    ]
     for name in names:
         assert load_policy(POLICIES, name).rules
 

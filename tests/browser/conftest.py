@@ -17,6 +17,11 @@ UPHF password policy, for the steps between the password and the service.
 ``flow_app`` is the app built in the test process on that stack's database,
 to prepare accounts and read sessions with the server's own objects.
 
+A third, ``features_stack``, also only on demand: the server alone (no demo
+client) with what the other two keep off: impersonation, help requests,
+registration with approval, mail to ``features_sink`` (an SMTP server in this
+process). The help desk's, help requests' and registration's pages share it.
+
 Helpers: ``audit(page, name)`` runs axe-core (WCAG 2.1 A and AA rules) and
 fails on serious or critical violations; ``shoot(page, name)`` writes phone
 and desktop screenshots to ``screenshots/``. At the end of the session,
@@ -46,9 +51,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.support.browser import DESKTOP, NARROWEST, PHONE, Stack, cas_toml
+from tests.support.browser import DESKTOP, NARROWEST, PHONE, Stack, cas_toml, feature_stack
 from tests.support.cli import run_cas_server
 from tests.support.gunicorn import server_env, start_gunicorn, stop, wait_until_up
+from tests.support.outbound import SmtpSink
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 from tests.support.servers import missing
@@ -213,6 +219,33 @@ def flow_app(flow_stack: Stack) -> Any:
     from cas_server import create_app
 
     return create_app(flow_stack.config, environ={})
+
+
+@pytest.fixture(scope="session")
+def features_sink() -> Iterator[SmtpSink]:
+    """The SMTP server ``features_stack`` mails to."""
+    sink = SmtpSink()
+    sink.controller.start()
+    yield sink
+    sink.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def features_stack(
+    tmp_path_factory: pytest.TempPathFactory, demo_database: Path, features_sink: SmtpSink
+) -> Iterator[Stack]:
+    """The server with impersonation, help requests and registration (with approval) on."""
+    features = (
+        "[sessions]\nimpersonation = true\n"
+        "[help_requests]\nenabled = true\n"
+        "[registration]\nenabled = true\nrequire_approval = true\n"
+        f'[mail]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {features_sink.port}\n'
+        'from_address = "sesame@univ-demo.fr"\n'
+    )
+    with feature_stack(
+        tmp_path_factory.mktemp("browser-features-stack"), demo_database, features
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

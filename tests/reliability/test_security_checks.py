@@ -388,7 +388,11 @@ def test_unknown_login_costs_the_same_as_a_known_one(db_path: Any) -> None:
         overrides=test_overrides(
             db_path,
             passwords={"bcrypt_cost": 8},
-            login={"max_failures_per_login": 100000, "max_failures_per_ip": 100000},
+            login={
+                "max_failures_per_login": 100000,
+                "max_failures_per_ip": 100000,
+                "max_logins_per_ip": 100000,  # many logins from one address: spraying
+            },
         ),
         environ={},
     )

@@ -178,3 +178,112 @@ def test_attempt_bundles_reservations(counters: CounterStore) -> None:
     assert fourth.reserve(login, "frank") and fourth.reserve(ip, "1.2.3.4")
     fourth.succeeded(reset=[login])
     assert ip.reserve("1.2.3.4", 4).count == 3  # released, not reset: the two failures stay
+
+
+# --- Rising lockouts: the level lives in the shared store (issue 16, part 3) ----------
+
+STEPS = (300.0, 900.0, 3600.0)
+
+
+def test_lock_step_rises_and_is_capped_at_the_last_step(counters: CounterStore) -> None:
+    assert counters.level("login:gina", 0.0) == 0
+    assert counters.lock_step("login:gina", 0.0, STEPS, 1000) == (300.0, 1)
+    assert counters.locked_until("login:gina", 10.0) == 300.0
+    assert counters.level("login:gina", 10.0) == 1
+    assert counters.lock_step("login:gina", 400.0, STEPS, 1000) == (1300.0, 2)
+    assert counters.lock_step("login:gina", 1400.0, STEPS, 1000) == (5000.0, 3)
+    assert counters.lock_step("login:gina", 5100.0, STEPS, 1000) == (8700.0, 4)  # capped
+    assert counters.level("login:gina", 8800.0) == 4
+
+
+def test_a_key_already_locked_keeps_its_lock_and_level(counters: CounterStore) -> None:
+    assert counters.lock_step("login:hugo", 0.0, STEPS, 1000) == (300.0, 1)
+    # A second failure at the limit while locked (concurrent checks): not a second lock.
+    assert counters.lock_step("login:hugo", 10.0, STEPS, 1000) == (300.0, 1)
+    assert counters.level("login:hugo", 10.0) == 1
+
+
+def test_a_level_is_forgotten_after_its_memory_and_cleared_by_reset(
+    counters: CounterStore,
+) -> None:
+    counters.lock_step("login:ines", 0.0, STEPS, 100)
+    assert counters.level("login:ines", 399.0) == 1  # remembered until 300 + 100
+    assert counters.level("login:ines", 401.0) == 0
+    assert counters.lock_step("login:ines", 401.0, STEPS, 100) == (701.0, 1)  # starts over
+    counters.lock_step("login:ines", 800.0, STEPS, 100)
+    assert counters.level("login:ines", 800.0) == 2
+    counters.reset("login:ines")  # a right password, a reset, the console's "lift"
+    assert counters.level("login:ines", 800.0) == 0
+    assert counters.locked_until("login:ines", 800.0) is None
+
+
+def test_the_level_survives_a_new_counting_window(counters: CounterStore) -> None:
+    throttle = Throttle(
+        counters, Limit(attempts=2, window=60, lock=300, steps=STEPS, memory=86400), "login"
+    )
+    for at in (0.0, 1.0):
+        until = throttle.fail(throttle.reserve("jules", at), at)
+    assert until == 301.0 and throttle.level("jules", 2) == 1
+    # The lock and the window are over: a fresh count, but the next lock is longer.
+    first = throttle.reserve("jules", 400)
+    assert first.granted and first.count == 1
+    assert throttle.fail(first, 400) is None
+    assert throttle.fail(throttle.reserve("jules", 401), 401) == 401 + 900
+    assert throttle.level("jules", 402) == 2
+    throttle.success("jules")
+    assert throttle.level("jules", 402) == 0
+
+
+def test_concurrent_lock_steps_raise_the_level_once(counters: CounterStore) -> None:
+    barrier = threading.Barrier(10)
+    answers: list[tuple[float, int]] = []
+
+    def lock() -> None:
+        barrier.wait(timeout=10)
+        answers.append(counters.lock_step("ip:10.0.0.9", 50.0, STEPS, 1000))
+
+    threads = [threading.Thread(target=lock) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert answers == [(350.0, 1)] * 10
+    assert counters.level("ip:10.0.0.9", 51.0) == 1
+
+
+def test_spread_counts_distinct_logins_once_each(counters: CounterStore) -> None:
+    ip = Throttle(
+        counters,
+        Limit(attempts=100, window=60, lock=300, steps=STEPS, memory=1000, distinct=3),
+        "ip",
+    )
+    assert ip.spread("10.1.1.1", "anna", 0) is None
+    assert ip.spread("10.1.1.1", "anna", 1) is None  # the same login: not counted again
+    assert ip.spread("10.1.1.1", "ben", 2) is None
+    assert ip.spread("10.1.1.2", "carl", 3) is None  # another address
+    assert ip.spread("10.1.1.1", "carl", 4) == 304.0  # the third distinct login: locked
+    assert ip.retry_at("10.1.1.1", 5) == 304.0 and ip.level("10.1.1.1", 5) == 1
+    assert not ip.reserve("10.1.1.1", 5).granted  # for every login
+    assert ip.retry_at("10.1.1.2", 5) is None
+
+
+def test_concurrent_spread_of_distinct_logins_locks_once(counters: CounterStore) -> None:
+    ip = Throttle(
+        counters,
+        Limit(attempts=100, window=60, lock=300, steps=STEPS, memory=1000, distinct=5),
+        "ip",
+    )
+    barrier = threading.Barrier(12)
+    locks: list[float | None] = []
+
+    def fail(n: int) -> None:
+        barrier.wait(timeout=10)
+        locks.append(ip.spread("10.2.2.2", f"user{n % 6}", 7.0))  # 6 distinct, 12 failures
+
+    threads = [threading.Thread(target=fail, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [x for x in locks if x is not None] in ([307.0], [307.0, 307.0])
+    assert ip.level("10.2.2.2", 8.0) == 1

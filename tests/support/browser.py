@@ -1,13 +1,16 @@
 """What the Chromium tests (``tests/browser``) share: the stack they drive, viewports, the
 login form as a person fills it, accounts made on the stack's database with the server's
-own objects (``flow_app``). The fixtures (stack, browser, page, audit, shoot) are in
-``tests/browser/conftest.py``.
+own objects (``flow_app``), the server alone with features the other stacks keep off
+(:func:`feature_stack`), the console's sign-in. The fixtures (stack, browser, page,
+audit, shoot) are in ``tests/browser/conftest.py``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ from cas_server.accounts.charter import charter_for
 from cas_server.accounts.model import Profile, Status
 from cas_server.auth.hashing import hash_password
 from cas_server.storage.sql.models import AccountRow
+from tests.support.gunicorn import server_env, start_gunicorn, stop, wait_until_up
+from tests.support.ports import free_port
 
 try:
     from playwright.sync_api import expect
@@ -33,6 +38,13 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 FRENCH = {"login": "Identifiant", "password": "Mot de passe", "submit": "Se connecter"}
 ENGLISH = {"login": "Username", "password": "Password", "submit": "Sign in"}
+ADMIN = ("admin", "Admin-Demo-2026!")  # the console's account in the demo database
+LOCAL_SERVICES = """\
+[[services]]
+id = "anything-local"
+name = "Local"
+url_pattern = '^http://127\\.0\\.0\\.1:1/.*$'
+"""
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,12 @@ def sign_in(page: Any, username: str, password: str, words: dict[str, str] = FRE
     page.get_by_label(words["login"], exact=True).fill(username)
     page.get_by_label(words["password"], exact=True).fill(password)
     page.get_by_role("button", name=words["submit"]).click()
+
+
+def sign_in_to_console(page: Any, stack: Stack, path: str, words: dict[str, str] = FRENCH) -> None:
+    """``path`` of the console asked for, then the login form filled as the demo's admin."""
+    page.goto(stack.cas + path)
+    sign_in(page, *ADMIN, words)
 
 
 def add_account(
@@ -132,3 +150,26 @@ def cas_toml(
         encoding="utf-8",
     )
     return config
+
+
+@contextmanager
+def feature_stack(base: Path, demo_database: Path, extra_toml: str) -> Iterator[Stack]:
+    """The CAS server alone under gunicorn (1 worker, no demo client) on a free port, on a
+    copy of ``demo_database``, with one service ("Local": any URL of ``127.0.0.1:1``) and
+    ``extra_toml`` (the features to turn on) added to :func:`cas_toml`'s file."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    services = base / "services.toml"
+    services.write_text(LOCAL_SERVICES, encoding="utf-8")
+    config = cas_toml(base, url, services, extra=extra_toml)
+    shutil.copyfile(demo_database, base / "cas.sqlite3")
+    log = base / "gunicorn.log"
+    server = start_gunicorn(
+        {**server_env(config), "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1"},
+        log,
+    )
+    try:
+        wait_until_up(server, url + "/login", 200, log, "gunicorn")
+        yield Stack(cas=url, client="http://127.0.0.1:1", config=config)
+    finally:
+        stop(server)

@@ -1,7 +1,7 @@
 """The real server as production runs it: ``gunicorn -c config/gunicorn.conf.py wsgi:app``.
 
-Shared by the suites that start it (``tests/browser``, ``tests/e2e``,
-``tests/multinode``, ``tests/reliability``); each builds the environment its
+Shared by the suites that start it (``tests/browser``, ``tests/e2e``, ``tests/multinode``,
+``tests/ha``, ``tests/ops``, ``tests/reliability``); each builds the environment its
 servers need (workers, worker class, bind address) on top of :func:`server_env`.
 """
 
@@ -31,13 +31,14 @@ def server_env(config: Path) -> dict[str, str]:
 
 
 def start_gunicorn(
-    env: dict[str, str], log: Path, *, append: bool = False
+    env: dict[str, str], log: Path, *, append: bool = False, cwd: Path = ROOT
 ) -> subprocess.Popen[bytes]:
-    """gunicorn from the checkout, in its own session (``os.killpg`` takes it all), into ``log``."""
+    """gunicorn of this virtualenv, in its own session (``os.killpg`` takes it all), into
+    ``log``; from the checkout, or the tree ``cwd`` (another release's)."""
     with log.open("ab" if append else "wb") as out:
         return subprocess.Popen(
             GUNICORN,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

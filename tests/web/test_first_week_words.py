@@ -519,3 +519,21 @@ def test_no_parenthesised_plural_is_left() -> None:
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         for s in (*ids, *strings):
             assert not re.search(r"\w\((s|e|es|aux)\)", s or ""), s
+
+
+def test_one_msgid_has_one_french_text_in_every_source_file() -> None:
+    """The French sources (one json file per part) never give a msgid two texts: the
+    second would reword every page using it (it once turned the sign-in form's
+    "Ordinateur privé" into the sessions page's "Ordinateur personnel")."""
+    import importlib.util
+
+    from tests.support.paths import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "translations", ROOT / "scripts" / "translations.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    texts = module.french_texts()  # raises SystemExit on a conflict
+    assert texts["Private computer"] == "Ordinateur privé"

@@ -39,6 +39,16 @@ def handlers(methods: tuple[str, ...]) -> tuple[str, ...]:
     )
 
 
+def surrogate_attributes(user: str, operator: str) -> dict[str, tuple[str, ...]]:
+    """What a service learns of an impersonation: ``user`` is the person acted as,
+    ``operator`` the help-desk operator acting (Apereo CAS's attribute names)."""
+    return {
+        "surrogateEnabled": ("true",),
+        "surrogateUser": (user,),
+        "surrogatePrincipal": (operator,),
+    }
+
+
 @dataclass(frozen=True)
 class Assertion:
     """What the service learns about the user (CAS 3.0 section 2.5.2, 2.5.7, 4.1.3).
@@ -63,6 +73,8 @@ class Assertion:
     # How the person signed in (``Authentication.methods``, ``second_factor``).
     methods: tuple[str, ...] = PASSWORD_ONLY
     second_factor: bool = False
+    # The operator's login when a help-desk operator acts as ``user`` (#15).
+    surrogate: str | None = None
 
     def protocol_attributes(self) -> dict[str, tuple[str, ...]]:
         """The authentication attributes every CAS 3.0 response carries.
@@ -71,7 +83,7 @@ class Assertion:
         (Apereo CAS's names): the methods, their handlers and the REFEDS
         profile, ``mfa`` once a second factor was satisfied.
         """
-        return {
+        protocol = {
             "authenticationDate": (iso8601(self.authenticated_at),),
             "longTermAuthenticationRequestTokenUsed": ("true" if self.long_term else "false",),
             "isFromNewLogin": ("true" if self.from_new_login else "false",),
@@ -79,6 +91,11 @@ class Assertion:
             "successfulAuthenticationHandlers": handlers(self.methods),
             "authnContextClass": (MFA_CONTEXT if self.second_factor else SFA_CONTEXT,),
         }
+        if self.surrogate:
+            # Apereo CAS's surrogate attributes, whatever the release policy: a
+            # service must be able to tell, and refuse, a sign-in on behalf of someone.
+            protocol.update(surrogate_attributes(self.user, self.surrogate))
+        return protocol
 
     def all_attributes(self) -> dict[str, tuple[str, ...]]:
         """Protocol attributes first (Appendix A order), then the released ones.

@@ -83,6 +83,22 @@ class SecondFactorRequired(CasError):
         self.service_id = service_id
 
 
+class SurrogateSession(CasError):
+    """A ticket asked from an impersonation session where the caller does not
+    issue those (the fast path): nothing stored, the audited path takes over (#15)."""
+
+    code = "SURROGATE_SESSION"
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"a surrogate session asks a ticket for {service[:200]}")
+        self.service = service
+
+
+#: ``ServiceNotAuthorized.reason`` when the service refuses sign-ins on behalf of
+#: someone (``surrogate = false``) and the session is a surrogate one.
+SURROGATE_REFUSED = "surrogate_refused"
+
+
 class ServiceNotAuthorized(Exception):
     """A service URL that no enabled registered service accepts.
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from .errors import SecondFactorRequired, ServiceNotAuthorized
+from .errors import (
+    SURROGATE_REFUSED,
+    SecondFactorRequired,
+    ServiceNotAuthorized,
+    SurrogateSession,
+)
 from .ports import Clock, TicketRegistry
 from .services import RegisteredService, ServiceRegistry
 from .tickets import (
@@ -11,6 +16,7 @@ from .tickets import (
     Authentication,
     Principal,
     ServiceTicket,
+    SessionClient,
     SingleLogoutTarget,
     TicketGrantingTicket,
     TicketLifetimes,
@@ -61,20 +67,31 @@ class LoginService:
         long_term: bool = False,
         idle_timeout: float | None = None,
         second_factor: str | None = None,
+        client: SessionClient | None = None,
+        surrogate: str | None = None,
+        hard_timeout: float | None = None,
     ) -> TicketGrantingTicket:
         """A new SSO session after a successful primary authentication.
 
         ``second_factor``: the method of a second factor satisfied in the
-        same sign-in (``totp``…), recorded with the password.
+        same sign-in (``totp``…), recorded with the password. ``client``:
+        where the session was opened. ``surrogate``: the operator's login
+        when a help-desk operator acts as ``principal``. ``hard_timeout``
+        shortens the session's hard limit (it never lengthens it).
         """
         now = self.clock.now()
-        authentication = Authentication(principal, authenticated_at=now, long_term=long_term)
+        authentication = Authentication(
+            principal, authenticated_at=now, long_term=long_term, surrogate=surrogate
+        )
         if second_factor is not None:
             authentication = authentication.with_second_factor(second_factor, now)
         hard = self.lifetimes.tgt_long_term if long_term else self.lifetimes.tgt_hard
         idle = idle_timeout if idle_timeout is not None else self.lifetimes.tgt_idle
         if long_term:
             idle = max(idle, hard)
+        if hard_timeout is not None:
+            hard = min(hard, hard_timeout)
+            idle = min(idle, hard)
         tgt = TicketGrantingTicket(
             id=new_ticket_id(TICKET_GRANTING_TICKET),
             authentication=authentication,
@@ -82,6 +99,7 @@ class LoginService:
             expires_at=now + hard,
             idle_timeout=idle,
             last_used_at=now,
+            client=client,
         )
         self.tickets.add_ticket_granting_ticket(tgt)
         return tgt
@@ -116,9 +134,12 @@ class LoginService:
     def _check(
         self, tgt: TicketGrantingTicket, service: str, registered: RegisteredService
     ) -> None:
-        """The rules every ticket grant obeys: the access rule, then the second factor."""
+        """The rules every ticket grant obeys: the access rule, the surrogate opt-out
+        ("this service refuses sign-ins on behalf of someone"), then the second factor."""
         if not registered.access.allows(tgt.authentication.principal):
             raise ServiceNotAuthorized(service, "access_denied")
+        if tgt.authentication.surrogate and not registered.surrogate:
+            raise ServiceNotAuthorized(service, SURROGATE_REFUSED)
         if self.needs_second_factor(registered, tgt):
             raise SecondFactorRequired(service, registered.id)
 
@@ -165,7 +186,12 @@ class LoginService:
         return ticket
 
     def grant_from_session(
-        self, tgt_id: str, service: str, registered: RegisteredService
+        self,
+        tgt_id: str,
+        service: str,
+        registered: RegisteredService,
+        *,
+        allow_surrogate: bool = True,
     ) -> ServiceTicket | None:
         """Single sign-on: a ticket from the live session, or None if it has ended.
 
@@ -173,13 +199,17 @@ class LoginService:
         ticket stored together. :class:`SecondFactorRequired` (nothing
         stored) if the service requires a second factor the session lacks:
         the fast path included, a password-only session never gets a ticket
-        for such a service.
+        for such a service. ``allow_surrogate=False``: :class:`SurrogateSession`
+        (nothing stored) for a session where an operator acts as someone, so that
+        the caller hands it to a path that audits each of its tickets.
         """
         if ticket_prefix(tgt_id) != TICKET_GRANTING_TICKET:
             return None
         now = self.clock.now()
 
         def build(tgt: TicketGrantingTicket) -> ServiceTicket:
+            if tgt.authentication.surrogate and not allow_surrogate:
+                raise SurrogateSession(service)
             self._check(tgt, service, registered)
             return self._service_ticket(
                 tgt.id, tgt.authentication, service, registered, from_new_login=False, now=now

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from .tickets import (
     Authentication,
     ProxyGrantingTicket,
     ServiceTicket,
+    SessionClient,
     SingleLogoutTarget,
     TicketGrantingTicket,
 )
@@ -106,6 +108,78 @@ class TicketRegistry(Protocol):
     def purge_expired(self, now: float) -> int:
         """Delete expired tickets; return how many went."""
         ...
+
+
+@dataclass(frozen=True)
+class SessionService:
+    """A service that received a ticket in a session, first at ``first_at``."""
+
+    service_id: str
+    service: str
+    first_at: float
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A live SSO session as its owner and the help desk see it."""
+
+    handle: str  # ticket_digest(tgt.id): names a session on pages and forms; never the TGC
+    principal_id: str
+    client: SessionClient | None
+    created_at: float
+    last_used_at: float
+    expires_at: float  # when it ends if unused: min(hard limit, last use + idle)
+    long_term: bool
+    surrogate: str | None
+    services: tuple[SessionService, ...]
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """A search of live sessions: every field is optional; all given ones must match."""
+
+    principal_id: str | None = None
+    ip: str | None = None
+    network: str | None = None
+    service_id: str | None = None
+    started_after: float | None = None  # created_at > started_after
+    started_before: float | None = None  # created_at < started_before
+    limit: int = 100  # newest first
+
+
+class SessionDirectory(Protocol):
+    """Live SSO sessions by owner, address, network or service (#15).
+
+    Implemented beside each ticket registry, on the same store. Searches
+    use the store's indexes, never a scan of every session.
+    """
+
+    def sessions_of(self, principal_id: str, now: float) -> list[SessionRecord]:
+        """The principal's live sessions, newest first."""
+        ...
+
+    def session(self, handle: str, now: float) -> SessionRecord | None:
+        """The live session named by ``handle``, or None."""
+        ...
+
+    def search(self, query: SessionQuery, now: float) -> list[SessionRecord]:
+        """Live sessions matching every given field of ``query``, newest first."""
+        ...
+
+    def destroy_session(
+        self, handle: str, principal_id: str | None = None
+    ) -> list[SingleLogoutTarget] | None:
+        """End the session named by handle (only if it belongs to principal_id when given),
+        atomically; None if no such live session (or another principal's).
+
+        Returns whom to notify (single logout), as a logout does. Liveness is
+        judged by the store's clock (the system's), as there is no ``now``.
+        """
+        ...
+
+
+class TicketStore(TicketRegistry, SessionDirectory, Protocol):
+    """A ticket store: the registry and, on the same data, the session directory."""
 
 
 class ProxyCallback(Protocol):

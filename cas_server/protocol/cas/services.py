@@ -64,6 +64,9 @@ class RegisteredService:
     cas2_attributes: bool = False
     # ``mfa = "required"``: no ticket from a session without a second factor.
     mfa_required: bool = False
+    # ``surrogate = false``: no ticket from a session where a help-desk operator
+    # acts as someone (impersonation, #15).
+    surrogate: bool = True
 
     def matches(self, service: str) -> bool:
         return self.url_pattern.fullmatch(service) is not None

@@ -92,6 +92,9 @@ class Authentication:
     long_term: bool = False  # remember-me: longTermAuthenticationRequestTokenUsed
     methods: tuple[str, ...] = PASSWORD_ONLY
     mfa_at: float | None = None
+    # The operator's login when a help-desk operator acts as ``principal``
+    # (impersonation, #15); None for the principal's own sign-in.
+    surrogate: str | None = None
 
     @property
     def second_factor(self) -> bool:
@@ -106,6 +109,19 @@ class Authentication:
 
 
 @dataclass(frozen=True)
+class SessionClient:
+    """Where an SSO session was opened: shown to its owner and the help desk."""
+
+    ip: str | None = None
+    user_agent: str | None = None  # truncated to USER_AGENT_MAX characters
+    network: str | None = None  # the [sessions] networks label key, or None
+    public: bool | None = None  # the "public computer" choice; None: not asked
+
+
+USER_AGENT_MAX = 400
+
+
+@dataclass(frozen=True)
 class TicketGrantingTicket:
     """The SSO session (3.8). ``idle_timeout`` is per session (public/private computer)."""
 
@@ -115,6 +131,7 @@ class TicketGrantingTicket:
     expires_at: float  # hard limit
     idle_timeout: float
     last_used_at: float
+    client: SessionClient | None = None
 
     def is_expired(self, now: float) -> bool:
         return now >= self.expires_at or now >= self.last_used_at + self.idle_timeout

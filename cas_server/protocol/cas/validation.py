@@ -125,6 +125,12 @@ class TicketValidator:
                 f"Ticket {ticket_id} was issued without the second factor "
                 f"service {service} requires"
             )
+        if authentication.surrogate and not registered.surrogate:
+            # Defence in depth, as above: the service opted out since (#15).
+            raise InvalidTicket(
+                f"Ticket {ticket_id} was issued on behalf of someone; "
+                f"service {service} refuses such sign-ins"
+            )
 
         pgt_iou = None
         if request.pgt_url:
@@ -143,6 +149,7 @@ class TicketValidator:
             cas2_attributes=registered.cas2_attributes,
             methods=authentication.methods,
             second_factor=authentication.second_factor,
+            surrogate=authentication.surrogate,
         )
 
     def _grant_proxy_granting_ticket(self, ticket: ServiceTicket, pgt_url: str, now: float) -> str:
@@ -194,6 +201,10 @@ class TicketValidator:
             # A proxy cannot ask for a second factor: no ticket without one.
             raise UnauthorizedService(
                 f"Service {target_service} requires a second factor this session lacks"
+            )
+        if pgt.authentication.surrogate and not registered.surrogate:
+            raise UnauthorizedService(
+                f"Service {target_service} refuses sign-ins on behalf of someone"
             )
         proxy_ticket = ServiceTicket(
             id=new_ticket_id(PROXY_TICKET),

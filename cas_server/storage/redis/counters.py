@@ -1,6 +1,7 @@
 """Throttling counters on Redis, shared by every worker and node.
 
-One HASH per key: ``c`` (count), ``s`` (window start), ``l`` (locked until).
+One HASH per key: ``c`` (count), ``s`` (window start), ``l`` (locked until),
+``v`` and ``u`` (rising lockouts: the level, and when it is forgotten).
 Counting and its expiry happen in one Lua script, so concurrent hits all
 count and a counter never outlives its window plus its lock. The window is
 measured with the ``now`` the caller passes, as on SQL; the key TTL only
@@ -10,6 +11,7 @@ lets Redis forget idle counters.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import redis
 
@@ -75,6 +77,27 @@ if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
 return {{1, count, start}}
 """
 
+# KEYS: counter. ARGV: now, memory, step 1, step 2… Returns {lock end, level}
+# as strings (a Lua number would reach the client as an integer): the promises
+# of CounterStore.lock_step, in one script. A key locked at now is unchanged.
+LOCK_STEP = f"""
+local now, memory = tonumber(ARGV[1]), tonumber(ARGV[2])
+local h = redis.call('HMGET', KEYS[1], 'l', 'v', 'u', 's')
+local locked, level, forget = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+if locked and locked > now then
+  return {{h[1], tostring(level or 1)}}
+end
+if level and forget and forget > now then level = level + 1 else level = 1 end
+local steps = #ARGV - 2
+local finish = now + tonumber(ARGV[2 + math.min(level, steps)])
+local ends = string.format('%.6f', finish)
+redis.call('HSET', KEYS[1], 'l', ends, 'v', level, 'u', string.format('%.6f', finish + memory))
+if not h[4] then redis.call('HSET', KEYS[1], 'c', 0, 's', ARGV[1]) end
+local ttl = math.ceil(finish + memory - now) + {GRACE}
+if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+return {{ends, tostring(level)}}
+"""
+
 # KEYS: counter. ARGV: the window start of the attempt given back.
 RELEASE = """
 local start = redis.call('HGET', KEYS[1], 's')
@@ -97,6 +120,7 @@ class RedisCounterStore:
         self._lock = client.register_script(LOCK)
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
+        self._lock_step = client.register_script(LOCK_STEP)
 
     @guarded
     def acquire(self, key: str, now: float, window: float, attempts: int, lock: float) -> Grant:
@@ -129,6 +153,24 @@ class RedisCounterStore:
     def lock(self, key: str, until: float) -> None:
         if math.isfinite(until):
             self._lock(keys=[self.prefix + key], args=[repr(until)])
+
+    @guarded
+    def lock_step(
+        self, key: str, now: float, steps: Sequence[float], memory: float
+    ) -> tuple[float, int]:
+        if not steps:
+            raise ValueError("lock_step needs at least one step")
+        bounded = [repr(float(min(step, LONGEST_LOCK))) for step in steps]
+        args = [repr(now), repr(float(min(memory, LONGEST_LOCK))), *bounded]
+        until, level = self._lock_step(keys=[self.prefix + key], args=args)
+        return float(_text(until)), int(_text(level))
+
+    @guarded
+    def level(self, key: str, now: float) -> int:
+        level, forget = self.client.hmget(self.prefix + key, ["v", "u"])
+        if level is None or forget is None or float(_text(forget)) <= now:
+            return 0
+        return int(_text(level))
 
     @guarded
     def reset(self, key: str) -> None:

@@ -29,7 +29,8 @@ from ...protocol.cas.tickets import (
 )
 from ..codec import dump_authentication, load_authentication
 from . import scripts as lua
-from .client import guarded
+from .client import guarded, replicated
+from .sessions import RedisSessionDirectory, client_args
 
 PURGE_BATCH = 500
 
@@ -47,8 +48,10 @@ def _alive(expires: float, idle: float, last_used: float, now: float) -> bool:
     return expires > now and last_used + idle > now
 
 
-class RedisTicketRegistry:
-    def __init__(self, client: redis.Redis, prefix: str = "cas:") -> None:
+class RedisTicketRegistry(RedisSessionDirectory):
+    def __init__(
+        self, client: redis.Redis, prefix: str = "cas:", wait_replicas: int = 0, wait_ms: int = 100
+    ) -> None:
         self.client = client
         self.prefix = prefix
         # Registered once: EVALSHA, with EVAL when Redis does not know the script yet.
@@ -62,6 +65,12 @@ class RedisTicketRegistry:
         self._destroy_user = client.register_script(lua.DESTROY_USER)
         self._sessions = client.register_script(lua.SESSIONS)
         self._purge = client.register_script(lua.PURGE)
+        # [redis] wait_replicas: WAIT after each ticket write and consumption (client.py).
+        writes = ("_add_tgt", "_grant", "_replace_auth", "_add_child", "_consume", "_destroy")
+        for name in (*writes, "_destroy_user"):
+            setattr(self, name, replicated(getattr(self, name), wait_replicas, wait_ms))
+        self._init_sessions(client)  # the session directory's scripts (sessions.py)
+        self._destroy_one = replicated(self._destroy_one, wait_replicas, wait_ms)
 
     def _key(self, kind: str, digest: str) -> str:
         return f"{self.prefix}{kind}:{digest}"
@@ -87,6 +96,7 @@ class RedisTicketRegistry:
                 _ttl(deadline - now),
                 repr(deadline),
                 _ttl(tgt.expires_at - now),
+                *client_args(tgt),
             ],
         )
 
@@ -138,9 +148,13 @@ class RedisTicketRegistry:
                 self._dump_service_ticket(ticket, root),
                 _ttl(ticket.expires_at - ticket.created_at),
                 repr(ticket.expires_at),
+                *self._record_args(root, ticket),  # once per (session, service)
             ],
         )
-        return ticket if stored else None
+        if not stored:
+            return None
+        self._recorded_now(root, ticket)
+        return ticket
 
     @guarded
     def replace_authentication(
@@ -176,22 +190,34 @@ class RedisTicketRegistry:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     def _add_child_ticket(
-        self, key: str, root: str, data: str, ttl: int, deadline: float, now: float
-    ) -> None:
+        self,
+        key: str,
+        root: str,
+        data: str,
+        ttl: int,
+        deadline: float,
+        now: float,
+        record: Sequence[str] = (),
+    ) -> bool:
         # The script stores nothing if the session has ended by ``now``.
-        self._add_child(keys=[key], args=[self.prefix, root, data, ttl, repr(deadline), repr(now)])
+        args: list[str | int] = [self.prefix, root, data, ttl, repr(deadline), repr(now)]
+        args.extend(record)
+        return bool(self._add_child(keys=[key], args=args))
 
     @guarded
     def add_service_ticket(self, ticket: ServiceTicket) -> None:
         root = _root(ticket.tgt_id)
-        self._add_child_ticket(
+        record = self._record_args(root, ticket)[:2]  # service id, service
+        if self._add_child_ticket(
             self._key("st", ticket_digest(ticket.id)),
             root,
             self._dump_service_ticket(ticket, root),
             _ttl(ticket.expires_at - ticket.created_at),
             ticket.expires_at,
             ticket.created_at,
-        )
+            record,
+        ):
+            self._recorded_now(root, ticket)
 
     @guarded
     def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:

@@ -1,10 +1,18 @@
-"""Throttling counters on SQL, shared by every worker and node."""
+"""Throttling counters on SQL, shared by every worker and node.
+
+A row per key: ``count`` and ``window_started_at`` (the window), ``locked_until``
+(the lock), ``level`` and ``level_until`` (rising lockouts: how many locks in
+a row, and when that is forgotten; migration 0009). Every change that must
+not race is one statement (an upsert whose new values are computed from the
+row it finds), so concurrent callers queue on the row.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, case, delete, insert, null, or_, select, update
+from sqlalchemy import Engine, Table, and_, case, delete, func, insert, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -92,6 +100,58 @@ class SqlCounterStore:
             return Grant(True, int(taken), float(started))
         return Grant(False, int(taken), float(started), float(abs(until)))
 
+    def lock_step(
+        self, key: str, now: float, steps: Sequence[float], memory: float
+    ) -> tuple[float, int]:
+        """One upsert (see :meth:`CounterStore.lock_step`): the level and the lock's
+        end are computed from the row it finds; a row locked at ``now`` is
+        written back unchanged."""
+        if not steps:
+            raise ValueError("lock_step needs at least one step")
+        locked, level, forget = C.c.locked_until, C.c.level, C.c.level_until
+        active = and_(locked.is_not(None), locked > now)
+        remembered = and_(level.is_not(None), forget.is_not(None), forget > now)
+        new_level = case((remembered, level + 1), else_=1)
+
+        def by_level(offset: float) -> Any:
+            """``now + step(new level) + offset``, as SQL."""
+            whens = [(new_level == n, now + s + offset) for n, s in enumerate(steps[:-1], 1)]
+            last = now + steps[-1] + offset
+            return case(*whens, else_=last) if whens else last
+
+        statement = (
+            _insert(self.engine.dialect.name)(C)
+            .values(
+                key=key,
+                count=0,
+                window_started_at=now,
+                locked_until=now + steps[0],
+                level=1,
+                level_until=now + steps[0] + memory,
+            )
+            .on_conflict_do_update(
+                index_elements=[C.c.key],
+                set_={
+                    "locked_until": case((active, locked), else_=by_level(0.0)),
+                    "level": case((active, func.coalesce(level, 1)), else_=new_level),
+                    "level_until": case(
+                        (active, func.coalesce(forget, locked + memory)), else_=by_level(memory)
+                    ),
+                },
+            )
+            .returning(C.c.locked_until, C.c.level)
+        )
+        with self.engine.begin() as conn:
+            until, taken = conn.execute(statement).one()
+        return float(until), int(taken)
+
+    def level(self, key: str, now: float) -> int:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(C.c.level, C.c.level_until).where(C.c.key == key)).first()
+        if row is None or row.level is None or row.level_until is None:
+            return 0
+        return int(row.level) if row.level_until > now else 0
+
     def release(self, key: str, window_start: float) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -120,12 +180,14 @@ class SqlCounterStore:
 
     def purge(self, now: float, keep: float) -> int:
         """Forget counters whose window began more than ``keep`` seconds ago and
-        that hold no lock any more (Redis keys expire by themselves)."""
+        that hold no lock nor remembered level any more (Redis keys expire by
+        themselves)."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 delete(C).where(
                     C.c.window_started_at < now - keep,
                     or_(C.c.locked_until.is_(None), C.c.locked_until <= now),
+                    or_(C.c.level_until.is_(None), C.c.level_until <= now),
                 )
             )
         return int(result.rowcount or 0)

@@ -7,15 +7,13 @@ and the ticket table (protocol).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Date,
-    DateTime,
     Double,
     ForeignKey,
     Index,
@@ -23,38 +21,18 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    TypeDecorator,
     event,
+    text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ...accounts.console import search_key
+from .base import Base as Base
+from .base import UTCDateTime as UTCDateTime  # migrations/env.py
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python, naive UTC in the database (SQLite has no zones)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime,
-        date: Date,
-        dict[str, Any]: JSON,
-    }
+# Tables in modules of their own, registered on Base with the rest:
+from .help_request_rows import HelpRequestEventRow as HelpRequestEventRow
+from .help_request_rows import HelpRequestRow as HelpRequestRow
 
 
 class AccountRow(Base):
@@ -167,6 +145,11 @@ class AuditEventRow(Base):
     """The audit trail: sign-ins, failures, locks, recoveries, admin actions (T25)."""
 
     __tablename__ = "audit_events"
+    # A person's history, newest first (#15, migration 0005).
+    __table_args__ = (
+        Index("ix_audit_events_account_at", "account_uuid", "at"),
+        Index("ix_audit_events_login_at", "login", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
@@ -177,6 +160,13 @@ class AuditEventRow(Base):
     actor: Mapped[str | None] = mapped_column(String(128))
     ip: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# The session directory's indexes are partial (#15): they hold sessions only.
+SESSIONS_ONLY: dict[str, Any] = {
+    "sqlite_where": text("kind = 'TGT'"),
+    "postgresql_where": text("kind = 'TGT'"),
+}
 
 
 class TicketRow(Base):
@@ -206,6 +196,19 @@ class TicketRow(Base):
     consumed: Mapped[bool] = mapped_column(Boolean, default=False)
     logout_url: Mapped[str | None] = mapped_column(Text)
     slo_ticket: Mapped[str | None] = mapped_column(String(64))
+    # Where an SSO session was opened (TGT rows only; #15, migration 0005).
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    client_network: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    public: Mapped[bool | None] = mapped_column(Boolean)
+
+    # The session explorer's indexes hold sessions only (partial): service
+    # tickets, written all day, maintain none of them.
+    __table_args__ = (
+        Index("ix_tickets_client_ip", "client_ip", **SESSIONS_ONLY),
+        Index("ix_tickets_client_network", "client_network", **SESSIONS_ONLY),
+        Index("ix_tickets_kind_created_at", "kind", "created_at", **SESSIONS_ONLY),
+    )
 
 
 class ThrottleCounterRow(Base):
@@ -217,6 +220,10 @@ class ThrottleCounterRow(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[float] = mapped_column(Double)
     locked_until: Mapped[float | None] = mapped_column(Double)
+    # Rising lockouts (#16, migration 0009): how many locks this key has had in
+    # a row, and when that is forgotten (the next lock then starts over).
+    level: Mapped[int | None] = mapped_column(Integer)
+    level_until: Mapped[float | None] = mapped_column(Double)
 
 
 class OneTimeTokenRow(Base):
@@ -306,3 +313,62 @@ class MfaGraceRow(Base):
         String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), primary_key=True
     )
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KnownBrowserRow(Base):
+    """Browsers an account signed in from, for the new-device notice (#15): the
+    ``cas_browser`` cookie kept as SHA-256 of the account and the cookie's secret only
+    (two accounts of one browser are not linked by the table)."""
+
+    __tablename__ = "known_browsers"
+
+    account_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.uuid", ondelete="CASCADE"), primary_key=True
+    )
+    browser_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[float] = mapped_column(Double)
+    last_seen: Mapped[float] = mapped_column(Double, index=True)
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+
+
+class SessionServiceRow(Base):
+    """The services an SSO session gave a ticket to, each once (#15, migration 0005).
+
+    ``tgt_id`` is the session's digest (``tickets.id`` of its TGT row); the rows go
+    with the session (logout, purge).
+    """
+
+    __tablename__ = "session_services"
+
+    tgt_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    service: Mapped[str] = mapped_column(Text)
+    first_at: Mapped[float] = mapped_column(Double)
+
+
+class RegistrationRequestRow(Base):
+    """Self-registration requests of external users (#16, migration 0007).
+
+    The mailed link's secret is kept as its SHA-256 only (``token_hash``); ``data``
+    holds the names, country, organisation type, language and the password's
+    **hash** (removed once the request is decided). No account exists before the
+    link is followed (and, with approval on, before an operator approves).
+    """
+
+    __tablename__ = "registration_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    confirmed_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    login: Mapped[str | None] = mapped_column(String(128))
+    account_uuid: Mapped[str | None] = mapped_column(String(36))
+
+    __table_args__ = (Index("ix_registration_requests_status", "status", "created_at"),)

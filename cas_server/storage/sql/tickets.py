@@ -23,6 +23,7 @@ from ...protocol.cas.tickets import (
 )
 from ..codec import dump_authentication, dump_proxies, load_authentication, load_proxies
 from .driver import DriverConnection, driver_connection, write_gate
+from .sessions import SqlSessionDirectory, client_columns, forget_services, orphan_services
 from .ticket_statements import T, TicketStatements
 from .ticket_statements import row as _row
 
@@ -31,9 +32,10 @@ S = T.alias("session")
 SESSIONS_REMEMBERED = 20_000
 
 
-class SqlTicketRegistry:
+class SqlTicketRegistry(SqlSessionDirectory):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._init_sessions(engine)  # the session directory's statements (sessions.py)
         # Sessions this process issued tickets from, by digest: single sign-on
         # then skips reading the session (see grant_service_ticket).
         self._sessions: dict[str, tuple[TicketGrantingTicket, str]] = {}
@@ -55,6 +57,7 @@ class SqlTicketRegistry:
             expires_at=tgt.expires_at,
             idle_timeout=tgt.idle_timeout,
             last_used_at=tgt.last_used_at,
+            **client_columns(tgt),
         )
         with driver_connection(self.engine) as connection:
             connection.write_one(self._sql.insert, values)
@@ -125,6 +128,7 @@ class SqlTicketRegistry:
                 connection.write_one(self._sql.touch, {"digest": digest, "now": now})
                 tgt = replace(tgt, last_used_at=now)
             self._remember(digest, tgt, auth_json)
+            self._record_granted(connection, digest, ticket)  # once per (session, service)
         return ticket
 
     def _store_granted(
@@ -186,7 +190,9 @@ class SqlTicketRegistry:
             logout_url=ticket.logout_url,
         )
 
-    def _insert_child(self, values: dict[str, Any], now: float) -> None:
+    def _insert_child(
+        self, values: dict[str, Any], now: float, ticket: ServiceTicket | None = None
+    ) -> None:
         """A proxy or service ticket, or a PGT, stored only if its session is alive at ``now``.
 
         One ``INSERT … SELECT … WHERE EXISTS`` (the statement single sign-on
@@ -195,10 +201,12 @@ class SqlTicketRegistry:
         """
         values.update(digest=values["tgt_id"], now=now)
         with driver_connection(self.engine) as connection:
-            connection.write_one(self._sql.insert_if_alive, values)
+            stored, _ = connection.write_one(self._sql.insert_if_alive, values)
+            if ticket is not None and stored == 1:
+                self._record_granted(connection, values["tgt_id"], ticket)
 
     def add_service_ticket(self, ticket: ServiceTicket) -> None:
-        self._insert_child(self._service_ticket_values(ticket), ticket.created_at)
+        self._insert_child(self._service_ticket_values(ticket), ticket.created_at, ticket)
 
     def consume_service_ticket(self, ticket_id: str) -> ServiceTicket | None:
         with driver_connection(self.engine) as connection:
@@ -276,13 +284,15 @@ class SqlTicketRegistry:
 
     # --- logout and housekeeping -------------------------------------------------
 
-    def _destroy(self, condition: Any) -> list[SingleLogoutTarget]:
+    def _destroy(self, roots: Any) -> list[SingleLogoutTarget]:
+        """Every ticket of the sessions whose digests are ``roots`` (a list), and their services."""
         with write_gate(self.engine), self.engine.begin() as conn:
             rows = conn.execute(
                 delete(T)
-                .where(condition)
+                .where(c.tgt_id.in_(roots))
                 .returning(c.service, c.service_id, c.logout_url, c.slo_ticket)
             ).all()
+            forget_services(conn, roots)
         return [
             SingleLogoutTarget(r.service, r.service_id, r.logout_url, r.slo_ticket)
             for r in rows
@@ -290,7 +300,7 @@ class SqlTicketRegistry:
         ]
 
     def destroy_ticket_granting_ticket(self, tgt_id: str) -> list[SingleLogoutTarget]:
-        return self._destroy(c.tgt_id == ticket_digest(tgt_id))
+        return self._destroy([ticket_digest(tgt_id)])
 
     def sessions_for(self, principal_id: str, now: float) -> list[TicketGrantingTicket]:
         with self.engine.connect() as conn:
@@ -315,7 +325,7 @@ class SqlTicketRegistry:
             ids = [r.id for r in conn.execute(roots)]
         if not ids:
             return []
-        return self._destroy(c.tgt_id.in_(ids))
+        return self._destroy(ids)
 
     def purge_expired(self, now: float) -> int:
         with write_gate(self.engine), self.engine.begin() as conn:
@@ -323,6 +333,7 @@ class SqlTicketRegistry:
                 c.kind == TICKET_GRANTING_TICKET,
                 or_(c.expires_at <= now, c.last_used_at + c.idle_timeout <= now),
             )
+            forget_services(conn, dead_sessions)
             removed = conn.execute(delete(T).where(c.tgt_id.in_(dead_sessions))).rowcount
             # Used or expired service tickets of live sessions, unless single
             # logout still needs them; expired proxy-granting tickets.
@@ -335,6 +346,8 @@ class SqlTicketRegistry:
                     ),
                 )
             ).rowcount
+            # Services of sessions ended by a node that does not record them (rolling upgrade).
+            orphan_services(conn)
         return int(removed)
 
 

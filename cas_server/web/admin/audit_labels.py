@@ -78,6 +78,29 @@ AUDIT_ACTIONS: Mapping[str, str] = {
     "mfa_step_up": N_("Second factor for a service"),
     "mfa_import": N_("Import of hardware tokens"),
     "mfa_reseal": N_("Second-factor secrets sealed again"),
+    # Self-registration (#16)
+    "registration": N_("Account creation request"),
+    "registration_confirm": N_("Account creation confirmed"),
+    "registration_approve": N_("Account creation approved"),
+    "registration_refuse": N_("Account creation refused"),
+    # Help requests (issue #16): the public form and the console's queue
+    "help_request_submit": N_("Help request sent"),
+    "help_request_view": N_("Help request read"),
+    "help_request_assign": N_("Help request assigned"),
+    "help_request_link": N_("Help request linked to an account"),
+    "help_request_answer": N_("Help request answered"),
+    "help_request_close": N_("Help request closed"),
+    "help_request_purge": N_("Closed help requests purged"),
+    # "My sign-ins" (issue #15): the person's own sessions, the new-device notice
+    "session_end_self": N_("Session ended by its owner"),
+    "sessions_end_others": N_("Other sessions ended by their owner"),
+    "new_device_notice": N_("Sign-in from a new device"),
+    # The help desk (issue #15): session explorer, account check, impersonation
+    "session_end": N_("SSO session ended by the help desk"),
+    "check": N_("Account checked for a service"),
+    "impersonation_start": N_("Impersonation started"),
+    "impersonation_ticket": N_("Service ticket issued during an impersonation"),
+    "impersonation_end": N_("Impersonation ended"),
 }
 AUDIT_OUTCOMES: Mapping[str, str] = {
     "success": N_("Succeeded"),
@@ -115,6 +138,12 @@ AUDIT_OUTCOMES: Mapping[str, str] = {
     "code_expired": N_("Code expired"),
     "replay": N_("Code already used"),
     "dry_run": N_("Dry run"),
+    "domain_refused": N_("Address domain not accepted"),
+    "address_in_use": N_("Address already has an account"),
+    "created": N_("Account created"),
+    "awaiting_approval": N_("Waiting for approval"),
+    "link_expired": N_("Link already used or expired"),
+    "no_address": N_("No verified address to tell"),
 }
 
 

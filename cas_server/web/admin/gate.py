@@ -50,6 +50,7 @@ def console_service(settings: Settings) -> RegisteredService:
         logout_type="none",
         description="Built in: administration console",
         mfa_required=bool(section.get("require_mfa", True)) and bool(mfa.get("enabled", True)),
+        surrogate=False,  # no console from an impersonation session (#15)
     )
 
 

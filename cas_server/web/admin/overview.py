@@ -1,4 +1,5 @@
-"""Read-only pages: the registered services and their policies; live SSO sessions."""
+"""Read-only pages: the registered services and their policies (the live SSO sessions are
+the explorer's, ``sessions.py``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,10 @@ from typing import Any
 from flask_babel import gettext
 
 from ...accounts.i18n import N_
-from ...admin import admin
 from ...protocol.cas.services import RegisteredService
 from ...runtime.container import container
-from ...storage.sql.console import session_counts
-from ...storage.sql.tickets import SqlTicketRegistry
 from .blueprint import bp
-from .support import console, page, page_number
+from .support import console, page
 
 # Descriptions the server writes itself (web/console_auth.py internal_service), in
 # English: translated where they are shown. A service file's description is the
@@ -30,30 +28,3 @@ def description(service: RegisteredService) -> str:
 @console()
 def services() -> Any:
     return page("services", services=list(container().services), description=description)
-
-
-@bp.get("/sessions")
-@console()
-def sessions() -> Any:
-    c = container()
-    per_page = admin().settings.page_size
-    store: Any = c.tickets
-    while not isinstance(store, SqlTicketRegistry) and hasattr(store, "store"):
-        store = store.store  # unwrap decorators (metrics)
-    if not isinstance(store, SqlTicketRegistry):
-        return page("sessions", available=False)
-    rows, principals, total = session_counts(
-        store.engine, c.clock.now(), per_page, (page_number() - 1) * per_page
-    )
-    accounts = {login: c.accounts.find_by_login(login) for login, _ in rows}
-    pages = max(1, -(-principals // per_page))
-    return page(
-        "sessions",
-        available=True,
-        rows=rows,
-        accounts=accounts,
-        principals=principals,
-        total=total,
-        page_no=min(page_number(), pages),
-        pages=pages,
-    )

@@ -14,9 +14,17 @@ from ...admin.actions import Actions
 from ...runtime.container import container
 from ..labels import attribute_rows
 from .blueprint import bp
+from .help_requests import about_account
 from .support import account_or_404, actions, console, me, page
 
 RECENT_EVENTS = 15
+
+
+def lock_level_context(account: Any) -> dict[str, Any]:
+    """The rising lockouts' level of the account and how long its next lock lasts."""
+    level = Actions(Actor("-")).sign_in_lock_level(account)
+    step = container().login_throttle.limit.step(level + 1)
+    return {"lock_level": level, "lock_next_minutes": max(1, round(step / 60))}
 
 
 @bp.get("/accounts/<uuid>")
@@ -44,9 +52,11 @@ def record(uuid: str) -> Any:
         charter_accepted=accepted,
         sessions=len(c.tickets.sessions_for(account.login, c.clock.now())),
         suspended_until=Actions(Actor("-")).sign_in_suspended_until(account),
+        **lock_level_context(account),  # rising lockouts (#16)
         events=events,
         events_total=total,
         can_act=may_act_on(rank(frozenset(me().roles)), account.roles),
         # Kinds, names and dates only: never a seed, a credential id or a public key.
         second_factor=factors.state_of(account),
+        help_requests=about_account(account.uuid),  # #16
     )

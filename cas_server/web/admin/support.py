@@ -34,7 +34,11 @@ STATUS_LABELS = {
     "disabled": N_("Disabled"),
 }
 SOURCE_LABELS = {"local": N_("Local"), "csv": N_("CSV import"), "ldap": N_("LDAP directory")}
-ROLE_LABELS = {"admin": N_("Administrator"), "helpdesk": N_("Help desk")}
+ROLE_LABELS = {
+    "admin": N_("Administrator"),
+    "helpdesk": N_("Help desk"),
+    "impersonate": N_("Sign in as someone (impersonation)"),
+}
 FACTOR_LABELS = {
     "totp": N_("Authenticator app or token (TOTP)"),
     "webauthn": N_("Security key or passkey"),

@@ -13,8 +13,9 @@ Everything else goes on to Flask unchanged: other paths and methods, any
 parameter the fast path does not know, and every single sign-on case that
 shows a page (no session, renew, warn, an unauthorized service, a service
 that requires a second factor the session lacks, a POST or HEADER
-method…). In those cases nothing has been written when Flask takes over,
-so it decides as if the fast path did not exist.
+method…) and every ticket of an impersonation session (audited there).
+In those cases nothing has been written when Flask takes over, so it
+decides as if the fast path did not exist.
 ``tests/web/test_fast_path.py`` checks that both give the same answers.
 """
 
@@ -33,7 +34,7 @@ from werkzeug.urls import iri_to_uri
 
 from ...observability import metrics
 from ...observability.logs import FAST_PATH_REQUEST_ID, REQUEST_ID_HEADER, new_request_id
-from ...protocol.cas.errors import SecondFactorRequired, ServiceNotAuthorized
+from ...protocol.cas.errors import SecondFactorRequired, ServiceNotAuthorized, SurrogateSession
 from ...protocol.cas.ports import StoreUnavailable
 from ...protocol.cas.urls import with_parameter
 from ...runtime.container import Container
@@ -122,8 +123,18 @@ class FastPath:
             return None
         try:
             registered = container.login.authorize_service(params.service)
-            ticket = container.login.grant_from_session(tgc, params.service, registered)
-        except (ServiceNotAuthorized, SecondFactorRequired, SQLAlchemyError, StoreUnavailable):
+            # A surrogate session (an operator acting as someone, #15) goes to
+            # Flask, which audits each of its tickets.
+            ticket = container.login.grant_from_session(
+                tgc, params.service, registered, allow_surrogate=False
+            )
+        except (
+            ServiceNotAuthorized,
+            SecondFactorRequired,
+            SurrogateSession,
+            SQLAlchemyError,
+            StoreUnavailable,
+        ):
             # Nothing was stored: Flask shows the page or the error, or asks
             # for the second factor the service requires.
             return None

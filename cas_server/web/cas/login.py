@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, make_response, redirect, request, session
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -177,7 +175,7 @@ def _authenticate(
     c = container()
     key = typed_key(username)
     ip = client_ip() or "unknown"
-    now = time.time()
+    now = c.clock.now()  # the console reads the same clock (lock levels, "suspended until")
 
     def form(error: str, status: int) -> tuple[str, int]:
         return login_form(

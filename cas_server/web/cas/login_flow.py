@@ -34,12 +34,12 @@ from ...accounts.model import Account, Status
 from ...accounts.passwords import PasswordChange, PasswordRejected
 from ...protocol.cas.errors import SecondFactorRequired, ServiceNotAuthorized
 from ...protocol.cas.slo import FrontChannelRequest, front_channel_requests, plan_logout
-from ...protocol.cas.tickets import Principal
+from ...protocol.cas.tickets import USER_AGENT_MAX, Principal, SessionClient
 from ...runtime.container import container
 from ..passwords import password_form_context, read_new_password
 from ..security import allow_frames
 from ..theming import render_page, use_service_theme
-from . import pending_login, second_factor
+from . import new_device, pending_login, second_factor
 from .login_support import (
     WARN_COOKIE,
     Page,
@@ -130,7 +130,11 @@ def finish_login(pending: PendingLogin, account: Account) -> Response:
     principal = Principal(account.login, account.principal_attributes())
     method = pending.second_factor
     tgt = c.login.create_session(
-        principal, long_term=remember, idle_timeout=idle, second_factor=method
+        principal,
+        long_term=remember,
+        idle_timeout=idle,
+        second_factor=method,
+        client=session_client(pending.public),
     )
     c.accounts.record_login(account.uuid, datetime.now(UTC))
     _audit(
@@ -177,7 +181,20 @@ def finish_login(pending: PendingLogin, account: Account) -> Response:
             httponly=True,
             samesite="Lax",
         )
+    new_device.notice(account, response)  # a browser new to the account: a mail (#15)
     return response
+
+
+def session_client(public: bool | None) -> SessionClient:
+    """Where this request's browser opens a session (shown on the session pages, #15)."""
+    ip = client_ip()
+    network = container().sessions_settings.network_for(ip)
+    return SessionClient(
+        ip=ip,
+        user_agent=(request.user_agent.string or "")[:USER_AGENT_MAX] or None,
+        network=network.key if network else None,
+        public=public,
+    )
 
 
 def end_browser_session(tgt_id: str) -> list[FrontChannelRequest]:
@@ -198,6 +215,14 @@ def end_browser_session(tgt_id: str) -> list[FrontChannelRequest]:
     plan = plan_logout(targets, c.services)
     c.single_logout.notify(plan.back_channel, principal, now)
     c.audit.record("logout", "success", login=principal, ip=client_ip())
+    if tgt.authentication.surrogate:  # an impersonation ends (#15)
+        c.audit.record(
+            "impersonation_end",
+            "success",
+            login=principal,
+            actor=tgt.authentication.surrogate,
+            ip=client_ip(),
+        )
     return front_channel_requests(plan.front_channel, c.services, name_id=principal, now=now)
 
 

@@ -127,6 +127,8 @@ def allow_return_to(service: str | None) -> None:
 
 def redirect_to_service(ticket: ServiceTicket, method: str | None) -> Response:
     """Send the user back with the ticket, as the service asked (2.2.4)."""
+    if ticket.authentication.surrogate:
+        audit_surrogate_ticket(ticket)
     if method == "POST":
         allow_return_to(ticket.service)
         body, status = render_page(
@@ -139,6 +141,23 @@ def redirect_to_service(ticket: ServiceTicket, method: str | None) -> Response:
         response.headers["ticket"] = ticket.id
         return response
     return redirect(with_parameter(ticket.service, "ticket", ticket.id), code=302)
+
+
+def audit_surrogate_ticket(ticket: ServiceTicket) -> None:
+    """Each ticket of an impersonation session is in the trail (#15); every Flask
+    grant ends here, and the fast path hands such sessions to Flask."""
+    c = container()
+    target = ticket.authentication.principal.id
+    account = c.accounts.find_by_login(target)
+    c.audit.record(
+        "impersonation_ticket",
+        "success",
+        account_uuid=account.uuid if account else None,
+        login=target,
+        actor=ticket.authentication.surrogate,
+        ip=client_ip(),
+        details={"service": ticket.service[:300], "service_id": ticket.service_id},
+    )
 
 
 def login_links() -> list[tuple[str, str]]:

@@ -15,6 +15,8 @@ mail without any secret. Mail, SMS, tokens and limits are Sésame's.
 | ``security`` | /profile/security: factors (rename, remove, codes by mail or SMS), recovery codes |
 | ``enrol`` | /profile/security/app (TOTP) and /profile/security/key (WebAuthn) |
 | ``devices`` | /profile/security/devices: revoke trusted devices |
+| ``sessions`` | /profile/sessions: live SSO sessions, end one or all others ("Mes connexions") |
+| ``history`` | /profile/sessions/history: sign-ins and security events, paginated |
 """
 
 from __future__ import annotations
@@ -59,11 +61,13 @@ def init_app(app: Flask) -> None:
         channels,
         devices,
         enrol,
+        history,
         joker,
         links,
         overview,
         password,
         security,
+        sessions,
     )
 
     with app.app_context():

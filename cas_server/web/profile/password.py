@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from ...accounts.i18n import N_
 from ...accounts.model import Account
 from ...accounts.passwords import PasswordChange, PasswordRejected
-from ...protocol.cas.tickets import Principal, TicketGrantingTicket
+from ...protocol.cas.tickets import Principal, TicketGrantingTicket, ticket_digest
 from ...runtime.container import container
 from ...runtime.sesame import now, sesame
 from ..cas.login_support import set_tgc
@@ -55,6 +55,9 @@ def renew_sessions(who: Account) -> tuple[int, TicketGrantingTicket | None]:
     is replaced by a new one with the same settings, so the user stays signed in here."""
     c = container()
     current = c.login.current_session(request.cookies.get(c.settings.tgc_name))
+    # The browser keeps its place in "Mes connexions": the new session carries the
+    # old one's device, address and computer choice (read before it ends).
+    record = c.sessions.session(ticket_digest(current.id), c.clock.now()) if current else None
     targets = c.login.end_sessions_of(who.login)
     c.single_logout.notify(targets, who.login, c.clock.now())
     if current is None:
@@ -63,6 +66,7 @@ def renew_sessions(who: Account) -> tuple[int, TicketGrantingTicket | None]:
         Principal(who.login, who.principal_attributes()),
         long_term=current.authentication.long_term,
         idle_timeout=current.idle_timeout,
+        client=record.client if record else None,
     )
     return len(targets), fresh
 

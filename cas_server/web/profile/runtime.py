@@ -51,6 +51,9 @@ DONE = {
     "mfa_codes": N_("Your new recovery codes are in use: the previous ones no longer work."),
     "mfa_device": N_("This device is no longer trusted."),
     "mfa_devices": N_("No device is trusted any more."),
+    # My sign-ins (#15)
+    "session_ended": N_("The session has been ended: its services have been told."),
+    "sessions_ended": N_("Your other sessions have been ended: their services have been told."),
 }
 
 

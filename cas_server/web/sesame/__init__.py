@@ -10,6 +10,7 @@ login form, and ``/demo/outbox`` (demo mode only).
 | ``identifier`` | /sesame/identifier…: the identifier mailed, or shown after the joker |
 | ``password`` | /sesame/password…: path chooser, joker path, SMS path, new password |
 | ``links`` | /sesame/password/email, /temporary, /facts and the pages their mails link to |
+| ``registration`` | /sesame/register…: "Créer un compte" (``[registration]``, #16) |
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def demo_outbox() -> tuple[str, int]:
 
 def init_app(app: Flask) -> None:
     from . import activation, identifier, links, password  # noqa: F401  (routes)
+    from .help_request import init_app as init_help_request
+    from .registration import init_app as init_registration  # "Créer un compte" (#16)
 
     with app.app_context():
         c = container()
@@ -118,6 +121,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(demo_bp)
     app.extensions.setdefault("cas_login_links", []).append(login_links)
+    init_help_request(app)  # "Problème de connexion ?" (#16)
+    init_registration(app)
 
     @app.context_processor
     def _sesame_context() -> dict[str, Any]:

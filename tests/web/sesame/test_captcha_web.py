@@ -99,7 +99,9 @@ def test_the_answer_stays_out_of_the_browser_and_is_checked_once(
         entry = stored["captcha"]["password_email"]
         kept = json.dumps(dict(stored))
     answer = questions.normalize(solved[0])
-    assert answer not in kept and solved[0] not in kept
+    # Only the values: a short answer ("mai") may be part of a key ("password_email").
+    values = [v for v in re.split(r'"[a-z_]+":', kept) if v]
+    assert not any(answer in v or solved[0] in v for v in values), kept
     assert len(entry["h"]) == captcha.DIGEST_SLOTS  # as many for every question
     assert all(re.fullmatch(r"[0-9a-f]{32}", h) for h in entry["h"])
     name = sesame_client.application.config["SESSION_COOKIE_NAME"]

@@ -20,7 +20,18 @@
     return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
   }
 
+  // CNIL deliberation 2022-100: length × log2(the kinds of characters used),
+  // rounded to whole bits (accounts/entropy.py entropy_bits and whole_bits).
+  function entropyBits(pw, p) {
+    var used = {};
+    Array.from(pw).forEach(function (ch) { used[charClass(ch, p.chars)] = true; });
+    delete used.other;
+    var alphabet = Object.keys(used).reduce(function (sum, kind) { return sum + (p.sizes[kind] || 0); }, 0);
+    return alphabet > 1 ? Math.floor(Array.from(pw).length * Math.log2(alphabet) + 0.5) : 0;
+  }
+
   var checks = {
+    entropy: function (pw, p) { return entropyBits(pw, p) >= p.bits; },
     min_length: function (pw, p) { return Array.from(pw).length >= p.n; },
     max_length: function (pw, p) { return Array.from(pw).length <= p.n; },
     classes_k_of_n: function (pw, p) {
@@ -100,6 +111,11 @@
         }
         var ok = pw.length > 0 && check(pw, rule.params, ctx);
         if (ok) met += 1;
+        var now = item.querySelector("[data-entropy-now]");
+        if (now && rule.rule === "entropy") {
+          var words = pw.length ? (now.getAttribute("data-text") || "{bits}").replace("{bits}", entropyBits(pw, rule.params)) : "";
+          if (now.textContent !== words) now.textContent = words;
+        }
         mark(item, pw.length === 0 ? "" : ok ? "met" : "broken");
       });
       if (summary) {

@@ -67,8 +67,11 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Two pytest processes (pytest-xdist), one test file at a time each: a file's
+# module fixtures (servers, apps) are started once. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 pytest: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Installs the real servers the tests drive (slapd, Redis, PostgreSQL, Chromium,
 # axe-core) when run as root; without them those tests skip with a reason.

@@ -50,7 +50,9 @@ class SqlCounterStore:
                 # Increment in the database, not in Python: concurrent hits all count.
                 result = conn.execute(
                     update(C).where(C.c.key == key).values(count=C.c.count + 1).returning(C.c.count)
-                ).scalar_one()
+                ).scalar_one_or_none()
+                if result is None:
+                    continue  # reset by another worker since the read: count again
                 return int(result)
         raise RuntimeError(f"could not count {key}")
 

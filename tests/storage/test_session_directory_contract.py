@@ -25,11 +25,9 @@ from cas_server.protocol.cas.tickets import (
     ticket_digest,
 )
 from cas_server.storage.memory import MemoryTicketRegistry
-from cas_server.storage.redis.client import RedisSettings, make_client
 from cas_server.storage.redis.tickets import RedisTicketRegistry
-from cas_server.storage.sql.db import make_engine
-from cas_server.storage.sql.migrate import upgrade
 from cas_server.storage.sql.tickets import SqlTicketRegistry
+from tests.support.ticket_stores import STORES, ticket_store
 
 # Sessions start in the near future of the wall clock: destroy_session judges
 # liveness by the store's own clock.
@@ -38,24 +36,9 @@ CAMPUS = SessionClient("10.1.2.3", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.
 LIBRARY = SessionClient("192.0.2.7", "Mozilla/5.0 (iPhone) Safari/605.1", None, True)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql", "redis"])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "memory":
-        yield MemoryTicketRegistry()
-        return
-    if request.param == "redis":
-        server = request.getfixturevalue("redis_server")
-        client = make_client(RedisSettings(server.url))
-        yield RedisTicketRegistry(client, request.getfixturevalue("redis_prefix"))
-        client.close()
-        return
-    if request.param == "postgresql":
-        engine = make_engine(request.getfixturevalue("postgres_url"))
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
-        upgrade(engine)
-    yield SqlTicketRegistry(engine)
-    engine.dispose()
+    yield from ticket_store(request, tmp_path)
 
 
 def session(

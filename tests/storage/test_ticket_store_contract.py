@@ -21,35 +21,17 @@ from cas_server.protocol.cas.tickets import (
     new_ticket_id,
     ticket_digest,
 )
-from cas_server.storage.memory import MemoryTicketRegistry
-from cas_server.storage.redis.client import RedisSettings, make_client
 from cas_server.storage.redis.tickets import RedisTicketRegistry
-from cas_server.storage.sql.db import make_engine
-from cas_server.storage.sql.migrate import upgrade
 from cas_server.storage.sql.tickets import SqlTicketRegistry
+from tests.support.ticket_stores import STORES, ticket_store
 
 NOW = 1_800_000_000.0
 AUTH = Authentication(Principal("alice", {"mail": ("a@x.org",), "memberOf": ("a", "b")}), NOW, True)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql", "redis"])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    if request.param == "memory":
-        yield MemoryTicketRegistry()
-        return
-    if request.param == "redis":
-        server = request.getfixturevalue("redis_server")
-        client = make_client(RedisSettings(server.url))
-        yield RedisTicketRegistry(client, request.getfixturevalue("redis_prefix"))
-        client.close()
-        return
-    if request.param == "postgresql":
-        engine = make_engine(request.getfixturevalue("postgres_url"))
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
-        upgrade(engine)
-    yield SqlTicketRegistry(engine)
-    engine.dispose()
+    yield from ticket_store(request, tmp_path)
 
 
 def tgt(idle: float = 100, hard: float = 1000) -> TicketGrantingTicket:

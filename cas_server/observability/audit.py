@@ -13,6 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..storage.sql.models import AuditEventRow
 
 log = logging.getLogger("cas_server.observability.audit")
+# Built once, run with each event's values (every SAML assertion writes one).
+_INSERT = insert(AuditEventRow)
 
 
 class AuditTrail:
@@ -44,6 +46,6 @@ class AuditTrail:
         log.info("%s %s login=%s ip=%s", action, outcome, event["login"], ip)
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(AuditEventRow).values(**event))
+                conn.execute(_INSERT, event)
         except SQLAlchemyError:
             log.exception("could not write audit event %s", action)

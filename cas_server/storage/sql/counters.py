@@ -12,7 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, case, delete, func, insert, null, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +33,16 @@ from ...accounts.throttle import Grant
 from .models import ThrottleCounterRow
 
 C = cast(Table, ThrottleCounterRow.__table__)
+# hit()'s statements, built once (a SAML request id or a form's nonce is counted on
+# every request that carries one).
+_HIT_READ = select(C.c.count, C.c.window_started_at).where(C.c.key == bindparam("k"))
+_HIT_NEW = insert(C)
+_HIT_RESTART = (
+    update(C).where(C.c.key == bindparam("k")).values(count=1, window_started_at=bindparam("now"))
+)
+_HIT_INCREMENT = (
+    update(C).where(C.c.key == bindparam("k")).values(count=C.c.count + 1).returning(C.c.count)
+)
 
 
 class SqlCounterStore:
@@ -27,30 +50,22 @@ class SqlCounterStore:
         self.engine = engine
 
     def hit(self, key: str, now: float, window: float) -> int:
+        params = {"k": key, "now": now}
+        fresh = {"key": key, "count": 1, "window_started_at": now, "locked_until": None}
         for _ in range(3):
             with self.engine.begin() as conn:
-                row = conn.execute(
-                    select(C.c.count, C.c.window_started_at).where(C.c.key == key)
-                ).first()
+                row = conn.execute(_HIT_READ, params).first()
                 if row is None:
                     try:
-                        conn.execute(
-                            insert(C).values(
-                                key=key, count=1, window_started_at=now, locked_until=None
-                            )
-                        )
+                        conn.execute(_HIT_NEW, fresh)
                         return 1
                     except IntegrityError:
                         continue  # another worker inserted it first: count again
                 if row.window_started_at + window <= now:
-                    conn.execute(
-                        update(C).where(C.c.key == key).values(count=1, window_started_at=now)
-                    )
+                    conn.execute(_HIT_RESTART, params)
                     return 1
                 # Increment in the database, not in Python: concurrent hits all count.
-                result = conn.execute(
-                    update(C).where(C.c.key == key).values(count=C.c.count + 1).returning(C.c.count)
-                ).scalar_one_or_none()
+                result = conn.execute(_HIT_INCREMENT, params).scalar_one_or_none()
                 if result is None:
                     continue  # reset by another worker since the read: count again
                 return int(result)

@@ -8,9 +8,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 DEMO_CLIENT_PORT ?= 8081
+DEMO_SAML_SP_PORT ?= 8082
 DEMO_CONFIG := config/demo.toml
 
-.PHONY: install translations run demo-db test test-deps lint format pytest clean catalog browser-deps test-servers audit bench
+.PHONY: install translations run demo-db demo-saml-keys test test-deps lint format pytest clean catalog browser-deps test-servers audit bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,16 +30,24 @@ translations: $(BIN)/.installed
 catalog: $(BIN)/.installed
 	$(BIN)/python scripts/translations.py
 
-demo-db: install
+# The demo IdP's signing pair, made once into instance/saml/ (ignored by git, never
+# committed), before any command reads config/demo.toml ([saml] enabled).
+DEMO_SAML_KEYS := instance/saml
+demo-saml-keys: install
+	@test -f $(DEMO_SAML_KEYS)/saml-signing.key || env -u CAS_SERVER_CONFIG \
+	  $(BIN)/cas-server saml keygen $(DEMO_SAML_KEYS)
+
+demo-db: demo-saml-keys
 	CAS_SERVER_CONFIG=$(DEMO_CONFIG) $(BIN)/cas-server db init
 	CAS_SERVER_CONFIG=$(DEMO_CONFIG) $(BIN)/cas-server demo
 
 run: demo-db
 	@echo "CAS server:  http://127.0.0.1:$(PORT)/login"
 	@echo "Demo services: http://127.0.0.1:$(DEMO_CLIENT_PORT)/ent/  and  http://127.0.0.1:$(DEMO_CLIENT_PORT)/moodle/"
+	@echo "Demo SAML SP: http://127.0.0.1:$(DEMO_SAML_SP_PORT)/  (pysaml2, signs in at the server's IdP)"
 	@echo "Demo accounts: etudiant / Etudiant-2026!   enseignant / Enseignant-2026!   parent / Parent-2026!!   admin / Admin-Demo-2026!"
 	@BIN=$(BIN) PORT=$(PORT) DEMO_CLIENT_PORT=$(DEMO_CLIENT_PORT) DEMO_CONFIG=$(DEMO_CONFIG) \
-	  bash scripts/run-demo.sh
+	  DEMO_SAML_SP_PORT=$(DEMO_SAML_SP_PORT) bash scripts/run-demo.sh
 
 # Chromium and axe-core for tests/browser (Debian packages need root).
 browser-deps:

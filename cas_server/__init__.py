@@ -44,13 +44,16 @@ def create_app(
     from .settings.infrastructure import load_infra_settings
     from .settings.mfa import load_mfa_settings
     from .settings.policies import load_policy
+    from .settings.saml import load_saml_settings
     from .settings.server import load_settings
     from .settings.services import load_registry
     from .settings.sessions import load_sessions_settings
     from .storage.sql.accounts import SqlAccountRepository
     from .storage.sql.db import make_engine
     from .storage.sql.mfa import SqlMfaStore
+    from .storage.sql.saml import SqlConsentStore, SqlSamlSessionStore
     from .web import console_auth, dates, i18n, ops, security, theming
+    from .web import saml as saml_web
     from .web.admin.gate import console_service
     from .web.application import CasFlask
     from .web.cas import login as cas
@@ -86,10 +89,15 @@ def create_app(
         settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
     )
     clock = SystemClock()
+    # The SAML 2.0 identity provider (#18): its sign-ins come back to two built-in services.
+    saml_settings = load_saml_settings(
+        settings.raw, public_url=settings.public_url, mode=settings.mode
+    )
+    built_in = [console_auth.internal_service(settings), console_service(settings)]
+    if saml_settings.enabled:
+        built_in += saml_web.internal_services(settings)
     registry = load_registry(
-        settings.service_paths,
-        [console_auth.internal_service(settings), console_service(settings)],
-        cas2_attributes=settings.cas2_attributes,
+        settings.service_paths, built_in, cas2_attributes=settings.cas2_attributes
     )
     accounts = SqlAccountRepository(engine)
     # Ticket and counter backends (SQL or Redis), user sources (local, LDAP).
@@ -132,6 +140,25 @@ def create_app(
         ),
         "login",
     )
+    saml_idp = None
+    if saml_settings.enabled:
+        if saml_settings.stand_in_salt and settings.mode != "test":
+            logging.getLogger(__name__).warning(
+                "[saml] salt is empty: pairwise and persistent identifiers use a public "
+                "stand-in salt (%s mode only)",
+                settings.mode,
+            )
+        from .saml.idp import build_identity_provider  # pysaml2: only when enabled
+
+        # Files and cached aggregates loaded now (no network); aggregates then refreshed
+        # in the background, except in tests (which call refresh themselves).
+        saml_idp = build_identity_provider(
+            saml_settings,
+            http,
+            clock,
+            public_url=settings.public_url,
+            background=not settings.testing,
+        )
     app.extensions["cas"] = Container(
         settings=settings,
         engine=engine,
@@ -183,6 +210,9 @@ def create_app(
         infra=infra,
         sessions=infra.sessions,
         sessions_settings=load_sessions_settings(settings.raw),
+        saml=saml_idp,
+        saml_sessions=SqlSamlSessionStore(engine) if saml_idp is not None else None,
+        saml_consents=SqlConsentStore(engine) if saml_idp is not None else None,
     )
 
     theming.init_app(app, themes)
@@ -210,6 +240,8 @@ def create_app(
     from .web import admin as admin_console
 
     admin_console.init_app(app)  # administration console (/admin)
+    if saml_idp is not None:
+        saml_web.init_app(app)  # SAML 2.0 identity provider (/idp)
     if settings.fast_path:
         # Validation and SSO ticket issue, answered before Flask's request machinery.
         app.wsgi_app = FastPath(app.wsgi_app, app.extensions)  # type: ignore[method-assign]

@@ -109,8 +109,32 @@ install_systemd() {
     apt_install systemd
 }
 
+# xmlsec1, the XML signature and encryption tool pysaml2 runs for the SAML IdP's
+# encrypted assertions and federation aggregates (tests/saml, tests/e2e, tests/browser).
+install_xmlsec1() {
+    if command -v xmlsec1 >/dev/null 2>&1; then
+        log "xmlsec1: present ($(command -v xmlsec1))"
+        return 0
+    fi
+    log "xmlsec1: installing xmlsec1"
+    apt_install xmlsec1
+}
+
+# Shibboleth SP 3 (mod_shib in Apache, and shibd) for tests/browser/test_saml_shibboleth.py;
+# tests/support/shibboleth.py starts its own Apache and shibd (own configuration, free
+# port, stopped by the test): the services the packages install are never used.
+install_shibboleth() {
+    if [ -x /usr/sbin/apache2 ] && [ -x /usr/sbin/shibd ] \
+        && [ -f /usr/lib/apache2/modules/mod_shib.so ]; then
+        log "shibboleth: present (/usr/sbin/apache2, /usr/sbin/shibd, mod_shib)"
+        return 0
+    fi
+    log "shibboleth: installing apache2 libapache2-mod-shib"
+    apt_install apache2 libapache2-mod-shib
+}
+
 # Later components get their own install_<name> function and an entry in ALL below.
-ALL=(chromium axe_core slapd redis postgresql systemd)
+ALL=(chromium axe_core slapd redis postgresql systemd xmlsec1 shibboleth)
 
 main() {
     local components=("$@")

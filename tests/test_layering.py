@@ -40,6 +40,7 @@ BELOW_RUNTIME = {
     "auth",
     "outbound",
     "observability",
+    "saml",
 }
 # What each package may import besides itself, bottom to top (docs/architecture.md).
 # "" is the root package (create_app).
@@ -53,6 +54,8 @@ ALLOWED: dict[str, set[str]] = {
     "settings": {"protocol", "accounts", "storage", "auth"},
     "outbound": {"protocol", "accounts", "settings"},
     "observability": {"protocol", "accounts", "storage", "auth"},
+    # The SAML binding (pysaml2) under the rules of protocol/saml2.
+    "saml": {"protocol", "accounts", "settings", "observability"},
     "runtime": BELOW_RUNTIME,
     "admin": BELOW_RUNTIME | {"runtime"},
     "web": BELOW_RUNTIME | {"runtime", "admin"},

@@ -13,14 +13,17 @@ reason, count) and tells the owner's services (single logout).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from ..accounts.console import may_act_on
 from ..accounts.i18n import N_
 from ..accounts.model import Account
-from ..protocol.cas.ports import SessionQuery, SessionRecord
+from ..protocol.cas.ports import SessionQuery, SessionRecord, StoreUnavailable
+from ..protocol.saml2.ports import SamlParticipant
 from ..runtime.container import container
 from .acting import Acting
 
@@ -175,6 +178,7 @@ class SessionDesk(Acting):
             if targets is None:
                 continue  # ended meanwhile
             c.single_logout.notify(targets, record.principal_id, now)
+            forget_saml_participants((record.handle,))
             ended[record.principal_id] = ended.get(record.principal_id, 0) + 1
         for principal_id, count in ended.items():
             owner = self.owner(principal_id)
@@ -208,3 +212,72 @@ class SessionDesk(Acting):
                 address=address,
             )
         return Ended(sum(ended.values()), skipped, tuple(sorted(ended)))
+
+
+# SAML participants of sessions ended away from their browser (#18) ----------------------
+
+log = logging.getLogger(__name__)
+
+
+def account_session_handles(login: str, now: float) -> list[str]:
+    """The handles (``ticket_digest`` of the TGT) of ``login``'s live sessions: read
+    before an account-wide end (password change, lock), which returns no handles."""
+    return [record.handle for record in container().sessions.sessions_of(login, now)]
+
+
+def forget_saml_participants(handles: Iterable[str]) -> list[SamlParticipant]:
+    """Forget the SAML SPs that sessions ended without their browser signed in to
+    (the console's and the profile's "end this session", a password change, a lock):
+    ``saml_participants`` would otherwise keep them until they expire.
+
+    No browser of theirs carries front-channel frames (``web/saml/participants.py``
+    does that for a browser's own logout). Each SP whose metadata offers a SOAP
+    SingleLogoutService is sent a signed LogoutRequest by the back channel, in the
+    background (:func:`tell_by_soap`); an SP without one keeps its own session until
+    it times out. A store failure is logged: the CAS session has ended all the same.
+    Returns the participants forgotten."""
+    store = container().saml_sessions
+    if store is None:
+        return []
+    forgotten: list[SamlParticipant] = []
+    for handle in handles:
+        participants = participants_of(handle)
+        try:
+            store.forget(handle)
+        except StoreUnavailable:
+            log.warning("SAML participants of an ended session not forgotten (store down)")
+        forgotten.extend(participants)
+    tell_by_soap(forgotten)
+    return forgotten
+
+
+def participants_of(handle: str) -> list[SamlParticipant]:
+    """The SAML SPs of the session ``handle`` ([] without SAML or with the store down)."""
+    store = container().saml_sessions
+    if store is None:
+        return []
+    try:
+        return list(store.participants(handle))
+    except StoreUnavailable:
+        log.warning("SAML participants of an ended session unreadable (store down)")
+        return []
+
+
+def tell_by_soap(participants: Iterable[SamlParticipant]) -> list[Future[bool]]:
+    """Back-channel SOAP LogoutRequests (SAML profiles 4.4.3.3) to those of these
+    SPs that have a SOAP SingleLogoutService, sent by the CAS back-channel pool."""
+    c = container()
+    if c.saml is None:
+        return []
+    from ..saml.soap import send_logout  # pysaml2 and xmlsec: only with [saml] enabled
+
+    jobs: list[Future[bool]] = []
+    for participant in participants:
+        try:
+            message = c.saml.soap_logout_request(participant)
+        except Exception:  # an SP's broken metadata must not stop the others
+            log.exception("no SOAP LogoutRequest for %s", participant.sp_entity_id)
+            continue
+        if message is not None:
+            jobs.append(c.single_logout.executor.submit(send_logout, c.http.post_soap, message))
+    return jobs

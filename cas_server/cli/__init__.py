@@ -15,6 +15,7 @@ application, never the other way round.
 | ``ldap`` | ``ldap sync`` |
 | ``mfa`` | ``mfa import-totp``, ``reseal``, ``show``, ``remove`` (second factors) |
 | ``demo`` | ``demo`` |
+| ``saml`` | ``saml refresh``, ``sps``, ``keygen`` (SAML 2.0 identity provider) |
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .db import db_group
 from .demo import demo
 from .ldap import ldap_group
 from .mfa import mfa_group
+from .saml import saml_group
 from .services import services_group
 from .tickets import purge, tickets_group
 from .users import users_group
@@ -43,6 +45,7 @@ COMMANDS: tuple[click.Command, ...] = (
     audit_group,
     ldap_group,
     mfa_group,
+    saml_group,
 )
 
 

@@ -56,3 +56,6 @@ def purge() -> None:
 
     registrations = SqlRegistrationStore(c.engine).purge(datetime.fromtimestamp(now, UTC))
     click.echo(f"{registrations} expired or decided account creation request(s) removed")
+    if c.saml_sessions is not None:  # [saml] enabled (#18)
+        participants = c.saml_sessions.purge(now)
+        click.echo(f"{participants} expired SAML participant(s) removed")

@@ -20,6 +20,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -63,6 +64,33 @@ HTTP_SECONDS = Histogram(
 )
 HTTP_RESPONSES = Counter(
     "cas_http_responses", "Responses, by endpoint and status", ["endpoint", "status"]
+)
+
+# SAML 2.0 identity provider (#18). The metadata gauges are set by cas_server.saml.metadata
+# after each load or refresh; with several workers the worst (ok) and the latest
+# (last success) of the live workers are shown.
+SAML_METADATA_OK = Gauge(
+    "cas_saml_metadata_ok",
+    "1 when the last load or refresh of a SAML metadata source succeeded, else 0",
+    ["source"],
+    multiprocess_mode="livemin",
+)
+SAML_METADATA_LAST_SUCCESS = Gauge(
+    "cas_saml_metadata_last_success_seconds",
+    "When a SAML metadata source was last loaded or refreshed successfully (Unix time)",
+    ["source"],
+    multiprocess_mode="livemax",
+)
+SAML_METADATA_ENTITIES = Gauge(
+    "cas_saml_metadata_entities",
+    "Service providers known from a SAML metadata source",
+    ["source"],
+    multiprocess_mode="livemax",
+)
+SAML_RESPONSES = Counter(
+    "cas_saml_responses",
+    "SAML responses sent to service providers, by outcome (success or the error class)",
+    ["outcome"],
 )
 
 # Label lookups hash and validate their values on each call; the hot paths

@@ -81,6 +81,37 @@ class HttpClient:
             return False
         return True
 
+    def post_soap(self, url: str, envelope: bytes, max_answer: int = 64 * 1024) -> bytes | None:
+        """POST a SOAP 1.1 envelope (SAML SOAP binding: back-channel logout to an SP);
+        the answer's first ``max_answer`` bytes on HTTP 200, else None. No redirects."""
+        try:
+            response = self._session().post(
+                url,
+                data=envelope,
+                headers={
+                    "Content-Type": "text/xml; charset=utf-8",
+                    "SOAPAction": "http://www.oasis-open.org/committees/security",
+                },
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            log.warning("SOAP logout to %s failed: %s", url, exc.__class__.__name__)
+            return None
+        try:
+            if response.status_code != 200:
+                log.warning("SOAP logout to %s answered %s", url, response.status_code)
+                return None
+            answer: bytes = response.raw.read(max_answer, decode_content=True)
+            return answer
+        except (requests.RequestException, OSError, ValueError) as exc:
+            log.warning("SOAP logout to %s: unreadable answer (%s)", url, type(exc).__name__)
+            return None
+        finally:
+            response.close()
+
 
 class SingleLogoutNotifier:
     """Sends back-channel logout requests in the background: the user never waits.

@@ -25,6 +25,8 @@ from ..storage.sql.accounts import SqlAccountRepository
 from .themes import Themes
 
 if TYPE_CHECKING:
+    from ..protocol.saml2.ports import ConsentStore, SamlSessionStore
+    from ..saml.idp import SamlIdentityProvider
     from .infrastructure import Infrastructure
 
 
@@ -62,6 +64,11 @@ class Container:
     # second port (runtime.infrastructure); the default serves constructions without one.
     sessions: SessionDirectory = field(default_factory=_memory_sessions)
     sessions_settings: SessionsSettings = field(default_factory=SessionsSettings)
+    # The SAML 2.0 identity provider ([saml] enabled; #18), on the same SSO sessions.
+    saml: SamlIdentityProvider | None = None
+    # The SAML services each SSO session reached (single logout), and the consents given.
+    saml_sessions: SamlSessionStore | None = None
+    saml_consents: ConsentStore | None = None
 
 
 def container() -> Container:

@@ -34,7 +34,19 @@ PATH_KEYS = {
     ("charters", "path"),
     ("ldap", "ca_file"),
     ("profile", "privacy_notice"),
+    ("saml", "key_file"),
+    ("saml", "cert_file"),
+    ("saml", "encryption_key_file"),
+    ("saml", "encryption_cert_file"),
+    ("saml", "next_key_file"),
+    ("saml", "next_cert_file"),
+    ("saml", "metadata_key_file"),
+    ("saml", "metadata_cert_file"),
+    ("saml", "metadata_cache_dir"),
+    ("saml", "sp_files"),
 }
+# Lists of tables whose listed keys are paths ([[saml.federations]] cert_file).
+NESTED_PATH_KEYS = {("saml", "federations"): ("cert_file",)}
 
 
 class ConfigError(ValueError):
@@ -47,6 +59,17 @@ class ConfigError(ValueError):
 
 
 def _resolve(section: str, key: str, value: Any, base: Path) -> Any:
+    nested = NESTED_PATH_KEYS.get((section, key))
+    if nested and isinstance(value, list):
+        return [
+            {
+                k: str((base / v).resolve()) if k in nested and isinstance(v, str) and v else v
+                for k, v in entry.items()
+            }
+            if isinstance(entry, dict)
+            else entry
+            for entry in value
+        ]
     if (section, key) in PATH_KEYS:
         if isinstance(value, list):
             return [str((base / v).resolve()) if isinstance(v, str) else v for v in value]

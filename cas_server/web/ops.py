@@ -3,7 +3,8 @@
 ``/health`` tells anonymous callers only ``{"status": "ok"|"degraded"}``
 (HTTP 200 or 503, for load balancers); with the configured bearer token it
 also gives each check (database, Redis, LDAP) with its latency and error
-class. The metrics page answers the bearer token of ``[metrics] token``
+class. A SAML metadata source that failed adds ``"warnings": ["saml_metadata"]``
+(still 200). The metrics page answers the bearer token of ``[metrics] token``
 when one is set, else only the addresses of ``[metrics] allow`` (this host
 by default): it tells who signs in how often, and which back-ends fail.
 """
@@ -80,9 +81,37 @@ def health() -> tuple[Response, int]:
         checks["ldap"] = _check(infra.ldap.ping)
     ok = all(c["ok"] for c in checks.values())
     body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
-    if _authorized(infra.settings.ops.health_token):
+    authorized = _authorized(infra.settings.ops.health_token)
+    if authorized:
         body["checks"] = checks
+    _saml_metadata(body, authorized)
     return jsonify(body), 200 if ok else 503
+
+
+def _saml_metadata(body: dict[str, Any], authorized: bool) -> None:
+    """A metadata source whose last refresh failed is a warning, never a 503: the last
+    good copy still serves, and a federation's outage must not take every node out
+    of the load balancer (#18). The health token also gets each source's status."""
+    saml = container().saml
+    if saml is None:
+        return
+    statuses = saml.sources.status()
+    if any(not s.ok for s in statuses):
+        body["warnings"] = ["saml_metadata"]
+    if authorized:
+        body["saml_metadata"] = [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "ok": s.ok,
+                "entities": s.entities,
+                "last_success": s.last_success,
+                "last_attempt": s.last_attempt,
+                "error": s.error,
+                "valid_until": s.valid_until,
+            }
+            for s in statuses
+        ]
 
 
 def _in(address: str | None, networks: Iterable[Network]) -> bool:

@@ -16,6 +16,7 @@ from tests.support.html import csrf
 from tests.support.http import new_session
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
+from tests.support.saml_sp import demo_instance
 
 PASSWORD = "Visiteur-Demo-2027!"
 LINK_RE = re.compile(r'href="(http://[^"]+/sesame/register/confirm/[^"]+)"')
@@ -32,6 +33,7 @@ def demo_config(tmp_path: Path, url: str) -> Path:
         )
         .replace('public_url = "http://127.0.0.1:8080"', f'public_url = "{url}"')
     )
+    text, _ = demo_instance(text, tmp_path / "instance")  # [saml]'s signing pair
     config = tmp_path / "demo.toml"
     config.write_text(text, encoding="utf-8")
     return config

@@ -1,4 +1,5 @@
-"""`make run`'s script: Ctrl-C stops both processes cleanly (issue #12, item 25)."""
+"""`make run`'s script: Ctrl-C stops every process cleanly (issue #12, item 25): the
+server, the demo CAS client and the demo SAML SP (#18)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from tests.support.paths import BIN, ROOT
 from tests.support.ports import free_port
+from tests.support.saml_sp import demo_instance
 
 
 def _listening(port: int) -> bool:
@@ -23,18 +25,19 @@ def _listening(port: int) -> bool:
 
 def test_ctrl_c_stops_the_server_and_the_demo_client(tmp_path: Path) -> None:
     config = tmp_path / "demo.toml"
-    config.write_text(
+    text, saml_env = demo_instance(
         (ROOT / "config" / "demo.toml")
         .read_text(encoding="utf-8")
         .replace("sqlite:///../instance/demo.sqlite3", f"sqlite:///{tmp_path / 'demo.sqlite3'}")
         .replace(
             'paths = ["services", "demo-services"]', f'paths = ["{ROOT}/config/demo-services"]'
         ),
-        encoding="utf-8",
+        tmp_path / "instance",
     )
-    env = {**os.environ, "CAS_SERVER_CONFIG": str(config)}
+    config.write_text(text, encoding="utf-8")
+    env = {**os.environ, "CAS_SERVER_CONFIG": str(config), **saml_env}
     subprocess.run([str(BIN / "cas-server"), "db", "init"], env=env, check=True, cwd=ROOT)
-    port, client_port = free_port(), free_port()
+    port, client_port, sp_port = free_port(), free_port(), free_port()
     process = subprocess.Popen(
         ["bash", "scripts/run-demo.sh"],
         cwd=ROOT,
@@ -43,6 +46,7 @@ def test_ctrl_c_stops_the_server_and_the_demo_client(tmp_path: Path) -> None:
             "BIN": str(BIN),
             "PORT": str(port),
             "DEMO_CLIENT_PORT": str(client_port),
+            "DEMO_SAML_SP_PORT": str(sp_port),
             "DEMO_CONFIG": str(config),
             "GUNICORN_WORKERS": "1",
             "GUNICORN_ACCESSLOG": "/dev/null",
@@ -53,7 +57,7 @@ def test_ctrl_c_stops_the_server_and_the_demo_client(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        while not (_listening(port) and _listening(client_port)):
+        while not (_listening(port) and _listening(client_port) and _listening(sp_port)):
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             assert time.monotonic() < deadline, "make run did not start"
             time.sleep(0.2)
@@ -65,4 +69,4 @@ def test_ctrl_c_stops_the_server_and_the_demo_client(tmp_path: Path) -> None:
     text = output.decode("utf-8", "replace")
     assert process.returncode == 0, text
     assert "Segmentation fault" not in text and "Traceback" not in text, text
-    assert not _listening(port) and not _listening(client_port)
+    assert not _listening(port) and not _listening(client_port) and not _listening(sp_port)

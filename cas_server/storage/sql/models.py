@@ -33,6 +33,8 @@ from .base import UTCDateTime as UTCDateTime  # migrations/env.py
 # Tables in modules of their own, registered on Base with the rest:
 from .help_request_rows import HelpRequestEventRow as HelpRequestEventRow
 from .help_request_rows import HelpRequestRow as HelpRequestRow
+from .saml import SamlConsentRow as SamlConsentRow
+from .saml import SamlParticipantRow as SamlParticipantRow
 
 
 class AccountRow(Base):

@@ -16,7 +16,13 @@ from .support import console, page
 # Descriptions the server writes itself (web/console_auth.py internal_service), in
 # English: translated where they are shown. A service file's description is the
 # deployment's own words, shown as written.
-BUILT_IN_DESCRIPTIONS = frozenset({N_("Built in: profile and administration pages")})
+BUILT_IN_DESCRIPTIONS = frozenset(
+    {
+        N_("Built in: profile and administration pages"),
+        N_("Built in: SAML 2.0 identity provider"),
+        N_("Built in: SAML 2.0 identity provider, second factor required"),
+    }
+)
 
 
 def description(service: RegisteredService) -> str:
@@ -24,7 +30,31 @@ def description(service: RegisteredService) -> str:
     return gettext(text) if text in BUILT_IN_DESCRIPTIONS else text
 
 
+def saml_providers() -> list[dict[str, str]]:
+    """The SAML service providers the metadata sources trust (#18), with their policy."""
+    saml = container().saml
+    if saml is None:
+        return []
+    rules = saml.settings.rules
+    rows = [
+        {
+            "entity_id": sp.entity_id,
+            "name": sp.name,
+            "source": sp.source,
+            "policy": rules.describe(sp),
+        }
+        for sp in saml.service_providers()
+    ]
+    return sorted(rows, key=lambda r: (r["name"].casefold(), r["entity_id"]))
+
+
 @bp.get("/services")
 @console()
 def services() -> Any:
-    return page("services", services=list(container().services), description=description)
+    return page(
+        "services",
+        services=list(container().services),
+        description=description,
+        saml_enabled=container().saml is not None,
+        saml_providers=saml_providers(),
+    )

@@ -37,6 +37,7 @@ from ...protocol.cas.slo import FrontChannelRequest, front_channel_requests, pla
 from ...protocol.cas.tickets import USER_AGENT_MAX, Principal, SessionClient
 from ...runtime.container import container
 from ..passwords import password_form_context, read_new_password
+from ..saml import participants as saml_participants
 from ..security import allow_frames
 from ..theming import render_page, use_service_theme
 from . import new_device, pending_login, second_factor
@@ -208,8 +209,10 @@ def end_browser_session(tgt_id: str) -> list[FrontChannelRequest]:
     c = container()
     tgt = c.login.current_session(tgt_id)
     targets = c.login.end_session(tgt_id)
+    # The SAML service providers of the session (#18): told by frames, like front channel.
+    saml = saml_participants.front_channel(tgt_id)
     if tgt is None:
-        return []
+        return saml
     principal = tgt.authentication.principal.id
     now = c.clock.now()
     plan = plan_logout(targets, c.services)
@@ -223,13 +226,18 @@ def end_browser_session(tgt_id: str) -> list[FrontChannelRequest]:
             actor=tgt.authentication.surrogate,
             ip=client_ip(),
         )
-    return front_channel_requests(plan.front_channel, c.services, name_id=principal, now=now)
+    cas = front_channel_requests(plan.front_channel, c.services, name_id=principal, now=now)
+    return cas + saml
 
 
 def allow_front_channel(requests: list[FrontChannelRequest]) -> None:
-    """The CSP of this response frames exactly the origins of ``requests``."""
+    """The CSP of this response frames exactly the origins of ``requests`` (and this
+    server's own, where an SP's frame comes back with its LogoutResponse)."""
     if requests:
-        allow_frames(r.origin for r in requests)
+        origins = [r.origin for r in requests]
+        if saml_participants.frames_self(requests):
+            origins.append("'self'")
+        allow_frames(origins)
 
 
 def _audit(action: str, outcome: str, account: Account, **details: Any) -> None:

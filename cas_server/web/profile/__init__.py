@@ -17,6 +17,7 @@ mail without any secret. Mail, SMS, tokens and limits are Sésame's.
 | ``devices`` | /profile/security/devices: revoke trusted devices |
 | ``sessions`` | /profile/sessions: live SSO sessions, end one or all others ("Mes connexions") |
 | ``history`` | /profile/sessions/history: sign-ins and security events, paginated |
+| ``consents`` | /profile/consents: consents given to SAML services, withdraw one (#18) |
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def _unavailable(error: SourceUnavailable) -> tuple[str, int]:
 def init_app(app: Flask) -> None:
     from . import (  # noqa: F401  (routes)
         channels,
+        consents,
         devices,
         enrol,
         history,

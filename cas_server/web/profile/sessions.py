@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 
 from ...accounts.devices import describe, phrase
 from ...accounts.model import Account
+from ...admin.sessions import participants_of, tell_by_soap
 from ...protocol.cas.ports import SessionRecord
 from ...protocol.cas.slo import FrontChannelRequest, front_channel_requests, plan_logout
 from ...protocol.cas.tickets import SessionClient, ticket_digest
@@ -34,6 +35,7 @@ from ...runtime.container import container
 from ...runtime.sesame import language, now
 from ..cas import login as cas_login
 from ..cas.login_flow import allow_front_channel
+from ..saml import participants as saml_participants
 from ..sesame.forms import Form
 from ..sesame.runtime import client_ip
 from .blueprint import bp
@@ -128,7 +130,13 @@ def _end(handle: str, who: Account) -> list[FrontChannelRequest] | None:
     at = c.clock.now()
     plan = plan_logout(targets, c.services)
     c.single_logout.notify(plan.back_channel, who.login, at)
-    return front_channel_requests(plan.front_channel, c.services, name_id=who.login, now=at)
+    requests = front_channel_requests(plan.front_channel, c.services, name_id=who.login, now=at)
+    # Its SAML SPs: forgotten (for_handle), told by frames on this page when they have a
+    # front-channel SingleLogoutService, and by SOAP (back channel) when they have one.
+    participants = participants_of(handle)
+    requests += saml_participants.for_handle(handle)
+    tell_by_soap(participants)
+    return requests
 
 
 def _audit(action: str, outcome: str, who: Account, **details: Any) -> None:

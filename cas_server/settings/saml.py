@@ -17,7 +17,6 @@ merged over the built-in R&S and Code of Conduct rules), then ``default_policy``
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +65,6 @@ DEFAULTS: Mapping[str, Any] = {
     "release": {},
     "categories": {},
     "default_policy": "minimal",
-    "xmlsec_binary": "",
 }
 PAIRS = {  # SamlSettings field: (key file key, certificate key)
     "signing": ("key_file", "cert_file"),
@@ -122,7 +120,6 @@ class SamlSettings:
     federations: tuple[FederationSource, ...] = ()
     attribute_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ATTRIBUTE_MAP))
     rules: ReleaseRules = field(default_factory=built_in_rules)
-    xmlsec_binary: str = ""  # default: found on PATH
     # True when no salt was configured and the published test salt is used (demo, test).
     stand_in_salt: bool = False
 
@@ -285,16 +282,6 @@ def _federations(section: Mapping[str, Any], enabled: bool) -> tuple[FederationS
     return tuple(out)
 
 
-def _xmlsec(section: Mapping[str, Any]) -> str:
-    given = checked_text(section["xmlsec_binary"], key_of("xmlsec_binary"))
-    if not given:
-        return shutil.which("xmlsec1") or ""
-    found = shutil.which(given)
-    if found is None:
-        raise ConfigError(key_of("xmlsec_binary"), f"no executable {given}")
-    return found
-
-
 def load_saml_settings(
     raw: Mapping[str, Any],
     *,
@@ -352,6 +339,5 @@ def load_saml_settings(
         federations=_federations(section, enabled),
         attribute_map=attribute_map(section),
         rules=release_rules(section),
-        xmlsec_binary=_xmlsec(section),
         stand_in_salt=stand_in,
     )

@@ -16,7 +16,6 @@ from cas_server.protocol.saml2.name_id import TRANSIENT
 from cas_server.saml import BINDING_HTTP_POST
 from cas_server.saml.idp import SamlIdentityProvider
 from cas_server.saml.signing import (
-    InProcessCrypto,
     add_signature_template,
     parse_xml,
     public_key,
@@ -25,6 +24,7 @@ from cas_server.saml.signing import (
 )
 from tests.saml.conftest import ACS, SP
 from tests.saml.test_saml_sso import redirect_request, respond
+from tests.support.saml_crypto import InProcessCrypto
 from tests.support.saml_keys import key_pair
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"

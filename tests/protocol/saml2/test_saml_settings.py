@@ -244,7 +244,6 @@ def test_a_policy_table_adds_or_replaces_and_rules_name_policies(keys: dict[str,
             },
             "saml.federations[0].max_size",
         ),
-        ({"xmlsec_binary": "/nonexistent/xmlsec1"}, "saml.xmlsec_binary"),
     ],
 )
 def test_a_bad_value_names_its_key(section: dict[str, Any], key: str) -> None:

@@ -2,7 +2,10 @@
 (SAML metadata 2.4.3), as the federation's technical profile and SAML2Int ask:
 signing keys (the current one and the rollover one), the encryption key, SSO and
 SLO with the Redirect and POST bindings, the NameID formats, ``shibmd:Scope``,
-``mdui:UIInfo``, ``md:Organization``, ``md:ContactPerson`` and a ``validUntil``.
+``mdui:UIInfo``, ``md:Organization``, ``md:ContactPerson`` and a ``validUntil``;
+and, when the release rules give Research & Scholarship SPs the R&S bundle, the
+``entity-category-support`` entity attribute that R&S SPs and eduGAIN look for
+(REFEDS R&S 1.3, section 5; SAML metadata attribute extensions).
 """
 
 from __future__ import annotations
@@ -18,12 +21,20 @@ from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
 from ..protocol.saml2.name_id import PERSISTENT, TRANSIENT
+from ..protocol.saml2.policy import REFUSED, RESEARCH_AND_SCHOLARSHIP, ReleaseRules
 from ..settings.saml import SamlSettings
 from .signing import DS_NS, add_signature_template, sign_element
 
 MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
 SHIBMD_NS = "urn:mace:shibboleth:metadata:1.0"
 MDUI_NS = "urn:oasis:names:tc:SAML:metadata:ui"
+MDATTR_NS = "urn:oasis:names:tc:SAML:metadata:attribute"
+SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+ENTITY_CATEGORY_SUPPORT = "http://macedir.org/entity-category-support"
+URI_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+# What an IdP supporting R&S releases (REFEDS R&S 1.3, 4.3.1): a shared user
+# identifier, the person's name (displayName, or givenName and sn) and e-mail.
+_RS_IDENTIFIERS = ("eduPersonPrincipalName", "subject-id", "pairwise-id")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
 NSMAP = {"md": MD_NS, "ds": DS_NS, "shibmd": SHIBMD_NS, "mdui": MDUI_NS}
@@ -63,6 +74,33 @@ def _key_descriptor(parent: etree._Element, use: str, cert_file: str) -> None:
             _md(descriptor, "EncryptionMethod", Algorithm=algorithm)
 
 
+def supports_research_and_scholarship(rules: ReleaseRules) -> bool:
+    """Whether R&S SPs get the R&S bundle under these rules (then we may say so)."""
+    name = rules.by_category.get(RESEARCH_AND_SCHOLARSHIP)
+    if name is None or name == REFUSED or name not in rules.policies:
+        return False
+    policy = rules.policies[name]
+    released = set(policy.attributes)
+    named = "displayName" in released or {"givenName", "sn"} <= released
+    identified = any(identifier in released for identifier in _RS_IDENTIFIERS)
+    return not policy.requested_only and named and identified and "mail" in released
+
+
+def _entity_categories(root: etree._Element, categories: tuple[str, ...]) -> None:
+    extensions = _md(root, "Extensions")
+    attributes = etree.SubElement(
+        extensions, f"{{{MDATTR_NS}}}EntityAttributes", nsmap={"mdattr": MDATTR_NS}
+    )
+    attribute = etree.SubElement(
+        attributes,
+        f"{{{SAML_NS}}}Attribute",
+        {"Name": ENTITY_CATEGORY_SUPPORT, "NameFormat": URI_FORMAT},
+        nsmap={"saml": SAML_NS},
+    )
+    for category in categories:
+        etree.SubElement(attribute, f"{{{SAML_NS}}}AttributeValue").text = category
+
+
 def _languages(names: Mapping[str, str], fallback: str) -> dict[str, str]:
     return dict(names) if names else {"en": fallback}
 
@@ -75,6 +113,8 @@ def build_metadata(settings: SamlSettings, public_url: str, now: float) -> bytes
     root.set("entityID", settings.entity_id)
     root.set("ID", "_" + uuid.uuid4().hex)
     root.set("validUntil", iso(now + settings.metadata_validity))
+    if supports_research_and_scholarship(settings.rules):
+        _entity_categories(root, (RESEARCH_AND_SCHOLARSHIP,))
     idp = _md(
         root,
         "IDPSSODescriptor",

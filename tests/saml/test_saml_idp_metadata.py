@@ -173,3 +173,51 @@ def test_minimal_settings_still_validate(
     assert verify_element(root, public_key(key_pair("idp").cert_file, is_file=True))
     schema_file = str(files("saml2.data.schemas").joinpath("saml-schema-metadata-2.0.xsd"))
     _create_xml_schema_validator(schema_file).validate(idp.metadata_xml().decode())
+
+
+ENTITY_CATEGORY_SUPPORT = "http://macedir.org/entity-category-support"
+RS = "http://refeds.org/category/research-and-scholarship"
+
+
+def _supported(idp: SamlIdentityProvider) -> list[str]:
+    root = etree.fromstring(idp.metadata_xml())
+    path = "md:Extensions/mdattr:EntityAttributes/saml:Attribute"
+    ns = {
+        **NS,
+        "mdattr": "urn:oasis:names:tc:SAML:metadata:attribute",
+        "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    }
+    return [
+        value.text or ""
+        for attribute in root.findall(path, ns)
+        if attribute.get("Name") == ENTITY_CATEGORY_SUPPORT
+        for value in attribute.findall("saml:AttributeValue", ns)
+    ]
+
+
+def test_research_and_scholarship_support_is_declared_when_released(
+    idp: SamlIdentityProvider,
+) -> None:
+    """The built-in rules give R&S SPs the R&S bundle: the metadata says so (REFEDS R&S
+    1.3, 5), and the document still validates and verifies."""
+    from saml2.xml.schema import _create_xml_schema_validator
+
+    assert _supported(idp) == [RS]
+    schema_file = str(files("saml2.data.schemas").joinpath("saml-schema-metadata-2.0.xsd"))
+    _create_xml_schema_validator(schema_file).validate(idp.metadata_xml().decode())
+    root = parse_xml(idp.metadata_xml())
+    assert verify_element(root, public_key(key_pair("idp-metadata").cert_file, is_file=True))
+
+
+@pytest.mark.parametrize("policy", ["refused", "minimal", "code-of-conduct"])
+def test_no_support_is_claimed_when_the_bundle_is_not_released(
+    make_settings: Callable[..., SamlSettings], http: FakeHttp, clock: FakeClock, policy: str
+) -> None:
+    from dataclasses import replace
+
+    settings = make_settings()
+    rules = replace(settings.rules, by_category={**settings.rules.by_category, RS: policy})
+    idp = build_identity_provider(
+        replace(settings, rules=rules), http, clock, public_url=IDP_URL, background=False
+    )
+    assert _supported(idp) == []

@@ -27,7 +27,7 @@ from ..storage.sql.console import ConsoleError
 from . import admin, factors
 from .acting import Acting, Refused
 from .messages import notify_action
-from .sessions import account_session_handles, forget_saml_participants
+from .sessions import end_account_sessions
 
 
 @dataclass
@@ -209,10 +209,7 @@ class Actions(Acting):
         # would otherwise open a new session right after this one ended.
         SqlTokenStore(c.engine).cancel(account.uuid, Purpose.PENDING_LOGIN, now)
         count = len(c.tickets.sessions_for(account.login, now))
-        handles = account_session_handles(account.login, now)
-        targets = c.login.end_sessions_of(account.login)
-        c.single_logout.notify(targets, account.login, now)
-        forget_saml_participants(handles)  # SAML SPs: no back channel (see there)
+        end_account_sessions(account.login, now)
         return count
 
     def end_sessions(self, account: Account) -> int:

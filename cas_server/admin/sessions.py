@@ -23,6 +23,7 @@ from ..accounts.console import may_act_on
 from ..accounts.i18n import N_
 from ..accounts.model import Account
 from ..protocol.cas.ports import SessionQuery, SessionRecord, StoreUnavailable
+from ..protocol.cas.tickets import SingleLogoutTarget
 from ..protocol.saml2.ports import SamlParticipant
 from ..runtime.container import container
 from .acting import Acting
@@ -219,10 +220,18 @@ class SessionDesk(Acting):
 log = logging.getLogger(__name__)
 
 
-def account_session_handles(login: str, now: float) -> list[str]:
-    """The handles (``ticket_digest`` of the TGT) of ``login``'s live sessions: read
-    before an account-wide end (password change, lock), which returns no handles."""
-    return [record.handle for record in container().sessions.sessions_of(login, now)]
+def end_account_sessions(login: str, now: float) -> list[SingleLogoutTarget]:
+    """Every SSO session of ``login`` ends, away from its browsers (a lock, a password
+    change, Sésame's T6): the CAS services are told by back channel, the sessions' SAML
+    participants forgotten and told by SOAP where they can be. Returns the CAS targets.
+
+    The handles are read first: the account-wide end returns none."""
+    c = container()
+    handles = [record.handle for record in c.sessions.sessions_of(login, now)]
+    targets = c.login.end_sessions_of(login)
+    c.single_logout.notify(targets, login, now)
+    forget_saml_participants(handles)
+    return targets
 
 
 def forget_saml_participants(handles: Iterable[str]) -> list[SamlParticipant]:

@@ -34,7 +34,6 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.app import PASSWORD
 from tests.support.cli import run_cas_server
 from tests.support.gunicorn import server_env, start_gunicorn, stop, tail, wait_until_up
 from tests.support.paths import SERVICES
@@ -49,6 +48,7 @@ from tests.support.saml_sp import (
     prepare_sp,
     require_xmlsec1,
     saml_idp_config,
+    seed_idp,
     start_sp,
 )
 
@@ -218,28 +218,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     base = f"http://127.0.0.1:{port}"
     env = {**server_env(config), "CAS_SERVER__PUBLIC_URL": base}
     found = Federation(work, sp, server, good, valid_until, env, base, cache / f"{NAME}.xml")
-    for args, stdin in (
-        (("db", "init"), None),
-        (
-            (
-                "users",
-                "add",
-                "alice",
-                "--password-stdin",
-                "--given-name",
-                "Alice",
-                "--family-name",
-                "Martin",
-                "--attribute",
-                "mail=alice@example.org",
-                "--profile",
-                "student",
-            ),
-            PASSWORD + "\n",
-        ),
-    ):
-        done = found.cli(*args, stdin=stdin)
-        assert done.returncode == 0, done.stdout + done.stderr
+    seed_idp(env, timeout=90)
     server.start()
     try:
         yield found

@@ -362,6 +362,32 @@ def toml_list(values: Iterable[str]) -> str:
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
 
+def seed_idp(env: Mapping[str, str], timeout: float = 60) -> None:
+    """The IdP's database of ``env``'s config, with ``alice`` (password PASSWORD) in it."""
+    for args, stdin in (
+        (("db", "init"), None),
+        (
+            (
+                "users",
+                "add",
+                "alice",
+                "--password-stdin",
+                "--given-name",
+                "Alice",
+                "--family-name",
+                "Martin",
+                "--attribute",
+                "mail=alice@example.org",
+                "--profile",
+                "student",
+            ),
+            PASSWORD + "\n",
+        ),
+    ):
+        done = run_cas_server(env, *args, stdin=stdin, timeout=timeout)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
 def saml_idp_config(
     *,
     signing_key: Path,
@@ -497,28 +523,7 @@ def deploy(work: Path, sps: Mapping[str, Mapping[str, Any]]) -> Iterator[SamlDep
         encoding="utf-8",
     )
     env = server_env(config)
-    for args, stdin in (
-        (("db", "init"), None),
-        (
-            (
-                "users",
-                "add",
-                "alice",
-                "--password-stdin",
-                "--given-name",
-                "Alice",
-                "--family-name",
-                "Martin",
-                "--attribute",
-                "mail=alice@example.org",
-                "--profile",
-                "student",
-            ),
-            PASSWORD + "\n",
-        ),
-    ):
-        done = run_cas_server(env, *args, stdin=stdin, timeout=60)
-        assert done.returncode == 0, done.stdout + done.stderr
+    seed_idp(env)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = work / "gunicorn.log"

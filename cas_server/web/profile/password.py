@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from ...accounts.i18n import N_
 from ...accounts.model import Account
 from ...accounts.passwords import PasswordChange, PasswordRejected
-from ...admin.sessions import account_session_handles, forget_saml_participants
+from ...admin.sessions import end_account_sessions
 from ...protocol.cas.tickets import Principal, TicketGrantingTicket, ticket_digest
 from ...runtime.container import container
 from ...runtime.sesame import now, sesame
@@ -59,10 +59,7 @@ def renew_sessions(who: Account) -> tuple[int, TicketGrantingTicket | None]:
     # The browser keeps its place in "Mes connexions": the new session carries the
     # old one's device, address and computer choice (read before it ends).
     record = c.sessions.session(ticket_digest(current.id), c.clock.now()) if current else None
-    handles = account_session_handles(who.login, c.clock.now())
-    targets = c.login.end_sessions_of(who.login)
-    c.single_logout.notify(targets, who.login, c.clock.now())
-    forget_saml_participants(handles)  # SAML SPs: no back channel (see there)
+    targets = end_account_sessions(who.login, c.clock.now())
     if current is None:
         return len(targets), None
     fresh = c.login.create_session(

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 
 from ...accounts.devices import describe, phrase
 from ...accounts.model import Account
-from ...admin.sessions import participants_of, tell_by_soap
+from ...admin.sessions import tell_by_soap
 from ...protocol.cas.ports import SessionRecord
 from ...protocol.cas.slo import FrontChannelRequest, front_channel_requests, plan_logout
 from ...protocol.cas.tickets import SessionClient, ticket_digest
@@ -131,12 +131,11 @@ def _end(handle: str, who: Account) -> list[FrontChannelRequest] | None:
     plan = plan_logout(targets, c.services)
     c.single_logout.notify(plan.back_channel, who.login, at)
     requests = front_channel_requests(plan.front_channel, c.services, name_id=who.login, now=at)
-    # Its SAML SPs: forgotten (for_handle), told by frames on this page when they have a
+    # Its SAML SPs: forgotten, told by frames on this page when they have a
     # front-channel SingleLogoutService, and by SOAP (back channel) when they have one.
-    participants = participants_of(handle)
-    requests += saml_participants.for_handle(handle)
+    frames, participants = saml_participants.end_handle(handle)
     tell_by_soap(participants)
-    return requests
+    return requests + frames
 
 
 def _audit(action: str, outcome: str, who: Account, **details: Any) -> None:

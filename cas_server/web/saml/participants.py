@@ -17,6 +17,7 @@ import logging
 from ...protocol.cas.slo import FrontChannelRequest
 from ...protocol.cas.tickets import ticket_digest
 from ...protocol.cas.urls import origin
+from ...protocol.saml2.ports import SamlParticipant
 from ...runtime.container import container
 
 log = logging.getLogger(__name__)
@@ -31,14 +32,19 @@ def front_channel(tgt_id: str) -> list[FrontChannelRequest]:
 
 
 def for_handle(handle: str) -> list[FrontChannelRequest]:
-    """The same for a session known by its handle (``ticket_digest`` of its TGT): the
-    profile's and the console's "end this session" know only that."""
+    """The same for a session known by its handle (``ticket_digest`` of its TGT)."""
+    return end_handle(handle)[0]
+
+
+def end_handle(handle: str) -> tuple[list[FrontChannelRequest], list[SamlParticipant]]:
+    """The frames of the session ``handle``'s SPs, and those SPs, which are forgotten:
+    the profile's "end this session" frames them and tells the SOAP ones."""
     c = container()
     if c.saml is None or c.saml_sessions is None:
-        return []
+        return [], []
     participants = c.saml_sessions.participants(handle)
     if not participants:
-        return []
+        return [], []
     c.saml_sessions.forget(handle)
     requests: list[FrontChannelRequest] = []
     for participant in participants:
@@ -59,7 +65,7 @@ def for_handle(handle: str) -> list[FrontChannelRequest]:
                 origin=source,
             )
         )
-    return requests
+    return requests, participants
 
 
 def frames_self(requests: list[FrontChannelRequest]) -> bool:

@@ -13,7 +13,7 @@ from flask import Flask, current_app, g, request, session
 from flask_babel import force_locale
 
 from ...accounts.model import Account
-from ...admin.sessions import account_session_handles, forget_saml_participants
+from ...admin.sessions import end_account_sessions
 from ...runtime.container import container
 from ...runtime.mail import render_message
 from ...runtime.sesame import language, now, public_link, sesame, sms_budget_allows, utcnow
@@ -284,8 +284,4 @@ def audit(action: str, outcome: str, account: Account | None = None, **details: 
 def end_sessions(account: Account) -> int:
     """Every SSO session of the account ends; its services are told (T6)."""
     c = container()
-    handles = account_session_handles(account.login, c.clock.now())
-    targets = c.login.end_sessions_of(account.login)
-    c.single_logout.notify(targets, account.login, c.clock.now())
-    forget_saml_participants(handles)  # SAML SPs: no back channel (see there)
-    return len(targets)
+    return len(end_account_sessions(account.login, c.clock.now()))
